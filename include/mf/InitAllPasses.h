@@ -7,12 +7,18 @@
 #ifndef MF_INITALLPASSES_H
 #define MF_INITALLPASSES_H
 
+#include "mf/Conversion/Passes.h"
+#include "mf/Transforms/Passes.h"
 #include "mlir/InitAllPasses.h"
 
 namespace mf {
 
 /// Registers the upstream passes and pipelines and ours.
-inline void registerAllPasses() { mlir::registerAllPasses(); }
+inline void registerAllPasses() {
+  mlir::registerAllPasses();
+  mf::registerMFTransformsPasses();
+  mf::registerMFConversionPasses();
+}
 
 } // namespace mf
 

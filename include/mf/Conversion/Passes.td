@@ -1,0 +1,58 @@
+//===- Passes.td - evo conversion passes -------------------*- tablegen -*-===//
+//
+// Part of MegaFold-MLIR, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MF_CONVERSION_PASSES_TD
+#define MF_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// ConvertEvoToLinalgPass
+//===----------------------------------------------------------------------===//
+
+def ConvertEvoToLinalgPass : Pass<"convert-evo-to-linalg"> {
+  let summary = "Lower every evo op to linalg, tensor, arith and math";
+  let description = [{
+    The reference lowering every target can fall back to. Each op becomes
+    linalg.generic ops on tensors with f32 accumulation and statistics
+    (inputs of bf16/f16 are extended, results truncated once at the end).
+    pair_bias_attention materializes its [B, S, H, N, N] scores here: run
+    `evo-tile-attention` first for the flash form.
+
+    Input invariant: verified evo IR. Output IR: no evo op left.
+
+    ```mlir
+    %y = evo.swiglu %x : (tensor<?x8xf32>) -> tensor<?x4xf32>
+    // becomes
+    %e = tensor.empty(%d0) : tensor<?x4xf32>
+    %y = linalg.generic ... ins(%x, %x ...) outs(%e ...) { a * b * sigmoid(b) }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// PackEntryPointsPass
+//===----------------------------------------------------------------------===//
+
+def PackEntryPointsPass : Pass<"mf-pack-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Add the runtime's packed entry point to each public function";
+  let description = [{
+    For every public `llvm.func @f` that has a C interface wrapper
+    `@_mlir_ciface_f`, adds `llvm.func @_mf_entry_f(%args: !llvm.ptr)` that
+    loads argument i's memref descriptor pointer from `args[i]` and calls the
+    wrapper: one uniform signature the runtime can call for any entry.
+
+    Input invariant: LLVM dialect after func-to-llvm with
+    `llvm.emit_c_interface`. Output IR: the same plus one function per entry.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // MF_CONVERSION_PASSES_TD

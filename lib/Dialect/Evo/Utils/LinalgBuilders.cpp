@@ -1,0 +1,74 @@
+//===- LinalgBuilders.cpp - helpers to build linalg from evo --------------===//
+//
+// Part of MegaFold-MLIR, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mf/Dialect/Evo/Utils/LinalgBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+namespace mf::evo {
+
+Value extendToF32(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isF32())
+    return v;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+}
+
+Value truncateFromF32(OpBuilder &b, Location loc, Value v, Type type) {
+  if (type.isF32())
+    return v;
+  return arith::TruncFOp::create(b, loc, type, v);
+}
+
+Value f32Constant(OpBuilder &b, Location loc, float value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+Value filledF32Tensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                      float value) {
+  Value empty = emptyTensor(b, loc, sizes, b.getF32Type());
+  Value cst = f32Constant(b, loc, value);
+  return linalg::FillOp::create(b, loc, cst, empty).getResult(0);
+}
+
+Value buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+                   ArrayRef<AffineMap> maps,
+                   ArrayRef<utils::IteratorType> iterators, GenericBody body) {
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        SmallVector<Value> results = body(nb, nloc, args);
+        linalg::YieldOp::create(nb, nloc, results);
+      });
+  return generic.getResult(0);
+}
+
+SmallVector<utils::IteratorType> iteratorTypes(unsigned numParallel,
+                                               unsigned numReduction) {
+  SmallVector<utils::IteratorType> types(numParallel,
+                                         utils::IteratorType::parallel);
+  types.append(numReduction, utils::IteratorType::reduction);
+  return types;
+}
+
+Value buildSigmoid(OpBuilder &b, Location loc, Value x) {
+  Value one = f32Constant(b, loc, 1.0f);
+  Value neg = arith::NegFOp::create(b, loc, x);
+  Value e = math::ExpOp::create(b, loc, neg);
+  Value den = arith::AddFOp::create(b, loc, one, e);
+  return arith::DivFOp::create(b, loc, one, den);
+}
+
+} // namespace mf::evo
