@@ -18,6 +18,7 @@ inline void registerAllPasses() {
   mlir::registerAllPasses();
   mf::registerMFTransformsPasses();
   mf::registerMFConversionPasses();
+  mf::registerPipelines();
 }
 
 } // namespace mf

@@ -9,6 +9,8 @@
 
 #include "mf/Dialect/Evo/IR/EvoDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -22,6 +24,49 @@ namespace mf {
 
 #define GEN_PASS_REGISTRATION
 #include "mf/Conversion/Passes.h.inc"
+
+/// Options of mf-lower-to-cpu-pipeline.
+struct CPUPipelineOptions
+    : public mlir::PassPipelineOptions<CPUPipelineOptions> {
+  Option<bool> fuse{*this, "fuse",
+                    llvm::cl::desc("Run the evo fusion passes"),
+                    llvm::cl::init(true)};
+  Option<bool> tileAttention{
+      *this, "tile-attention",
+      llvm::cl::desc("Tile attention into the flash form"),
+      llvm::cl::init(true)};
+  Option<int64_t> blockQ{*this, "block-q",
+                         llvm::cl::desc("Attention query rows per block"),
+                         llvm::cl::init(32)};
+  Option<int64_t> blockK{*this, "block-k",
+                         llvm::cl::desc("Attention keys per block"),
+                         llvm::cl::init(64)};
+  Option<bool> parallel{*this, "parallel",
+                        llvm::cl::desc("Run parallel loops on OpenMP threads"),
+                        llvm::cl::init(true)};
+};
+
+/// The stages of the CPU pipeline, in order; mf-compile --emit stops after
+/// one of them.
+enum class CPUStage {
+  /// Fused and tiled evo/scf on tensors.
+  Evo,
+  /// linalg on tensors, no evo op left.
+  Linalg,
+  /// memrefs, loops and OpenMP.
+  Loops,
+  /// The LLVM dialect with packed entry points.
+  LLVM,
+};
+
+/// Fills `pm` with the evo -> CPU LLVM dialect pipeline, up to and including
+/// `last`.
+void buildCPUPipeline(mlir::OpPassManager &pm,
+                      const CPUPipelineOptions &options,
+                      CPUStage last = CPUStage::LLVM);
+
+/// Registers mf-lower-to-cpu-pipeline.
+void registerPipelines();
 
 } // namespace mf
 

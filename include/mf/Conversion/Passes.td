@@ -38,6 +38,42 @@ def ConvertEvoToLinalgPass : Pass<"convert-evo-to-linalg"> {
 }
 
 //===----------------------------------------------------------------------===//
+// BufferizeEntryPointsPass
+//===----------------------------------------------------------------------===//
+
+def BufferizeEntryPointsPass : Pass<"mf-bufferize", "::mlir::ModuleOp"> {
+  let summary = "One-shot bufferization for entry points in destination style";
+  let description = [{
+    Runs one-shot module bufferization (function boundaries with identity
+    layouts, loops may yield new buffers) with copies emitted as linalg.copy,
+    so that the compiled code needs no MLIR runtime library, then turns every
+    memref result of a public function into an out-parameter: the caller owns
+    every output buffer.
+
+    Input invariant: tensor IR without evo ops. Output IR: memrefs; public
+    functions return nothing.
+  }];
+  let dependentDialects = [
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// MarkEntryPointsPass
+//===----------------------------------------------------------------------===//
+
+def MarkEntryPointsPass : Pass<"mf-mark-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Mark public functions as entry points with a C interface";
+  let description = [{
+    Sets `llvm.emit_c_interface` on every public func.func with a body, so
+    that func-to-llvm emits `@_mlir_ciface_<name>` taking memref descriptors
+    by pointer, which mf-pack-entry-points then wraps. Private functions are
+    left alone (they are inlined or internal).
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // PackEntryPointsPass
 //===----------------------------------------------------------------------===//
 

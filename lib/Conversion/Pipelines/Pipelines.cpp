@@ -1,0 +1,99 @@
+//===- Pipelines.cpp - named lowering pipelines ---------------------------===//
+//
+// Part of MegaFold-MLIR, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// mf-lower-to-cpu-pipeline: evo on tensors to the LLVM dialect with one
+// packed entry point per public function. Every step is an ordinary pass, so
+// `mf-opt --mf-lower-to-cpu-pipeline --mlir-print-ir-after-all` shows them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mf/Conversion/Passes.h"
+#include "mf/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void mf::buildCPUPipeline(OpPassManager &pm,
+                          const CPUPipelineOptions &options, CPUStage last) {
+  // Whole-module view: entries, helpers inlined and dropped.
+  pm.addPass(createMarkEntryPointsPass());
+  pm.addPass(createInlinerPass());
+  pm.addPass(createSymbolDCEPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // evo level: fuse, tile, lower the rest to linalg on tensors.
+  OpPassManager &funcPm = pm.nest<func::FuncOp>();
+  if (options.fuse) {
+    funcPm.addPass(createEvoFuseTransitionPass());
+    funcPm.addPass(createEvoFuseLayerNormLinearPass());
+  }
+  if (options.tileAttention)
+    funcPm.addPass(createEvoTileAttentionPass(
+        EvoTileAttentionPassOptions{options.blockQ, options.blockK}));
+  if (last == CPUStage::Evo)
+    return;
+  funcPm.addPass(createConvertEvoToLinalgPass());
+  funcPm.addPass(createConvertElementwiseToLinalgPass());
+  funcPm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  if (last == CPUStage::Linalg)
+    return;
+
+  // Buffers: destination style at the entries, deallocation inside.
+  pm.addPass(createBufferizeEntryPointsPass());
+  pm.addPass(createCanonicalizerPass());
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addPass(createConvertBufferizationToMemRefPass());
+
+  // Loops, threads.
+  OpPassManager &loopPm = pm.nest<func::FuncOp>();
+  loopPm.addPass(createForallToParallelLoopPass());
+  loopPm.addPass(createConvertLinalgToLoopsPass());
+  if (options.parallel)
+    pm.addPass(createConvertSCFToOpenMPPass());
+  pm.addPass(createCanonicalizerPass());
+  if (last == CPUStage::Loops)
+    return;
+
+  // LLVM dialect. memref (incl. the alloca scopes of the OpenMP loops) is
+  // lowered before scf -> cf, which would split those scopes into blocks.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createPackEntryPointsPass());
+}
+
+void mf::registerPipelines() {
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "mf-lower-to-cpu-pipeline",
+      "Lower evo modules to the LLVM dialect for the CPU (fusion, flash "
+      "attention tiling, bufferization, OpenMP loops, packed entry points)",
+      [](OpPassManager &pm, const CPUPipelineOptions &options) {
+        buildCPUPipeline(pm, options);
+      });
+}

@@ -1,0 +1,393 @@
+//===- mf-compile.cpp - evo modules to runnable artifacts -----------------===//
+//
+// Part of MegaFold-MLIR, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// mf-compile model.mlir --target=cpu -o model.mfa
+//
+// Parses an evo module, derives each public function's signature (argument
+// names from the source, dtypes, static dims and dynamic-dim symbols), runs
+// the target pipeline, and writes one self-describing artifact: a manifest
+// plus the host code (a shared object for the CPU). --emit stops at a stage
+// for inspection.
+//
+//===----------------------------------------------------------------------===//
+
+#include "EntrySignatures.h"
+
+#include "mf/Conversion/Passes.h"
+#include "mf/InitAllDialects.h"
+#include "mf/InitAllPasses.h"
+#include "mf/runtime/artifact.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/AsmParser/AsmParserState.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFilename(cl::Positional,
+                                          cl::desc("<input .mlir>"),
+                                          cl::Required);
+static cl::opt<std::string> outputFilename("o", cl::desc("Output file"),
+                                           cl::value_desc("file"),
+                                           cl::init("-"));
+static cl::opt<std::string> target("target",
+                                   cl::desc("Target: cpu, cuda or rocm"),
+                                   cl::init("cpu"));
+static cl::opt<std::string>
+    chip("chip", cl::desc("Chip: a CPU name (default: this host's) or "
+                          "sm_90a / gfx942 for the GPU targets"),
+         cl::init(""));
+static cl::opt<std::string>
+    emit("emit",
+         cl::desc("What to write: artifact (default), evo (fused and tiled), "
+                  "linalg, loops, llvm (LLVM dialect), llvm-ir, obj"),
+         cl::init("artifact"));
+static cl::opt<bool> noFusion("no-fusion",
+                              cl::desc("Do not run the evo fusion passes"),
+                              cl::init(false));
+static cl::opt<bool> noTiling("no-attention-tiling",
+                              cl::desc("Lower attention without tiling "
+                                       "(materializes the scores)"),
+                              cl::init(false));
+static cl::opt<bool> noParallel("no-parallel",
+                                cl::desc("Do not use OpenMP threads"),
+                                cl::init(false));
+static cl::opt<int64_t> blockQ("block-q", cl::desc("Attention query block"),
+                               cl::init(32));
+static cl::opt<int64_t> blockK("block-k", cl::desc("Attention key block"),
+                               cl::init(64));
+
+/// Prints `message` as mf-compile's error and returns 1.
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "mf-compile: error: " << message << "\n";
+  return 1;
+}
+
+/// Writes `bytes` to the output file (or stdout for "-").
+static LogicalResult writeOutput(llvm::StringRef bytes) {
+  std::string error;
+  auto out = openOutputFile(outputFilename, &error);
+  if (!out) {
+    llvm::errs() << "mf-compile: error: " << error << "\n";
+    return failure();
+  }
+  out->os() << bytes;
+  out->keep();
+  return success();
+}
+
+/// The names of each function's arguments as written in the source.
+static llvm::DenseMap<llvm::StringRef, std::vector<std::string>>
+collectArgNames(ModuleOp module, const AsmParserState &state) {
+  llvm::DenseMap<llvm::StringRef, std::vector<std::string>> names;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal())
+      continue;
+    const AsmParserState::BlockDefinition *def =
+        state.getBlockDef(&func.getBody().front());
+    if (!def)
+      continue;
+    std::vector<std::string> &list = names[func.getName()];
+    for (const AsmParserState::SMDefinition &arg : def->arguments) {
+      const char *start = arg.loc.Start.getPointer();
+      const char *end = arg.loc.End.getPointer();
+      std::string name(start, end);
+      if (!name.empty() && name.front() == '%')
+        name.erase(0, 1);
+      list.push_back(name);
+    }
+  }
+  return names;
+}
+
+/// The manifest JSON with the host blob at `blobOffset`.
+static std::string
+renderManifest(const std::vector<mf::EntrySignature> &entries,
+               llvm::StringRef cpu, uint64_t blobOffset, uint64_t blobSize,
+               uint64_t blobChecksum) {
+  llvm::json::Array jsonEntries;
+  for (const mf::EntrySignature &entry : entries) {
+    llvm::json::Array args;
+    for (const mf::ArgSignature &arg : entry.args) {
+      llvm::json::Array shape;
+      for (auto [dim, symbol] : llvm::zip(arg.dims, arg.symbols)) {
+        if (dim >= 0)
+          shape.push_back(dim);
+        else
+          shape.push_back(symbol);
+      }
+      args.push_back(llvm::json::Object{
+          {"name", arg.name},
+          {"role", arg.isOutput ? "output" : "input"},
+          {"dtype", arg.dtype},
+          {"shape", std::move(shape)}});
+    }
+    jsonEntries.push_back(llvm::json::Object{
+        {"name", entry.name},
+        {"symbol", "_mf_entry_" + entry.name},
+        {"host_blob", "host"},
+        {"args", std::move(args)}});
+  }
+  llvm::json::Object manifest{
+      {"format_version", static_cast<int64_t>(mf::artifact::kFormatVersion)},
+      {"target", "cpu"},
+      {"chip", cpu},
+      {"producer", "mf-compile 0.1"},
+      {"blobs",
+       llvm::json::Array{llvm::json::Object{
+           {"name", "host"},
+           {"kind", mf::artifact::kBlobKindElfSharedObject},
+           {"offset", static_cast<int64_t>(blobOffset)},
+           {"size", static_cast<int64_t>(blobSize)},
+           {"checksum", mf::artifact::formatChecksum(blobChecksum)}}}},
+      {"entries", std::move(jsonEntries)}};
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::json::Value(std::move(manifest));
+  return text;
+}
+
+/// Links `objectPath` into a shared object at `soPath` with ld.lld, against
+/// the OpenMP runtime.
+static LogicalResult linkSharedObject(llvm::StringRef objectPath,
+                                      llvm::StringRef soPath) {
+  std::string lld = MF_LLVM_BIN_DIR "/ld.lld";
+  std::string libDir = MF_LLVM_LIB_DIR;
+  llvm::SmallVector<llvm::StringRef> args = {
+      lld, "-shared", "--no-undefined-version", "-o", soPath, objectPath,
+      "-L", libDir, "-rpath", libDir, "-lomp",
+      // ld.lld has no default search path.
+      "-L", "/usr/lib/x86_64-linux-gnu", "-L", "/lib/x86_64-linux-gnu",
+      "-lm", "-lc"};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(lld, args, std::nullopt, {}, 0, 0,
+                                     &error);
+  if (rc != 0) {
+    llvm::errs() << "mf-compile: error: linking with " << lld
+                 << " failed (exit " << rc << ") " << error << "\n";
+    return failure();
+  }
+  return success();
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  mlir::registerPassManagerCLOptions();
+  mlir::registerAsmPrinterCLOptions();
+  mlir::registerMLIRContextCLOptions();
+  cl::ParseCommandLineOptions(argc, argv,
+                              "MegaFold-MLIR compiler: evo modules to "
+                              "artifacts the mf runtime runs\n");
+
+  static const llvm::StringSet<llvm::MallocAllocator> emits = {"artifact", "evo",     "linalg",
+                                          "loops",    "llvm",    "llvm-ir",
+                                          "obj"};
+  if (!emits.contains(emit))
+    return fail("unknown --emit '" + emit +
+                "' (expected artifact, evo, linalg, loops, llvm, llvm-ir or "
+                "obj)");
+  if (target == "cuda" || target == "rocm")
+    return fail("target '" + target +
+                "' is not implemented yet in this build (available: cpu)");
+  if (target != "cpu")
+    return fail("unknown target '" + target + "' (expected cpu, cuda or rocm)");
+  if (blockQ < 1 || blockK < 1)
+    return fail("--block-q and --block-k must be positive");
+
+  DialectRegistry registry;
+  mf::registerAllDialects(registry);
+  registerAllToLLVMIRTranslations(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> input =
+      openInputFile(inputFilename, &error);
+  if (!input)
+    return fail(error);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+
+  Block parsed;
+  AsmParserState asmState;
+  if (failed(parseAsmSourceFile(sourceMgr, &parsed, ParserConfig(&context),
+                                &asmState)))
+    return 1;
+  OwningOpRef<ModuleOp> module;
+  if (llvm::hasSingleElement(parsed) && isa<ModuleOp>(parsed.front())) {
+    module = cast<ModuleOp>(&parsed.front());
+    module->getOperation()->remove();
+  } else {
+    module = ModuleOp::create(FileLineColLoc::get(
+        &context, sourceMgr.getMemoryBuffer(1)->getBufferIdentifier(), 0, 0));
+    module->getBody()->getOperations().splice(
+        module->getBody()->begin(), parsed.getOperations());
+  }
+  if (failed(verify(*module)))
+    return 1;
+  auto argNames = collectArgNames(*module, asmState);
+
+  // Signatures, computed on a copy with calls inlined.
+  OwningOpRef<ModuleOp> copy = module->clone();
+  {
+    PassManager pm(&context);
+    pm.addPass(createInlinerPass());
+    pm.addPass(createCanonicalizerPass());
+    if (failed(pm.run(*copy)))
+      return 1;
+  }
+  FailureOr<std::vector<mf::EntrySignature>> entries =
+      mf::computeEntrySignatures(*copy, argNames);
+  if (failed(entries))
+    return 1;
+  if (entries->empty())
+    return fail("'" + inputFilename +
+                "' has no public function with a body to compile");
+
+  mf::CPUPipelineOptions options;
+  options.fuse = !noFusion;
+  options.tileAttention = !noTiling;
+  options.parallel = !noParallel;
+  options.blockQ = blockQ;
+  options.blockK = blockK;
+  mf::CPUStage last = mf::CPUStage::LLVM;
+  if (emit == "evo")
+    last = mf::CPUStage::Evo;
+  else if (emit == "linalg")
+    last = mf::CPUStage::Linalg;
+  else if (emit == "loops")
+    last = mf::CPUStage::Loops;
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  mf::buildCPUPipeline(pm, options, last);
+  if (failed(pm.run(*module)))
+    return 1;
+  if (emit == "evo" || emit == "linalg" || emit == "loops" ||
+      emit == "llvm") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    return failed(writeOutput(text)) ? 1 : 0;
+  }
+
+  // LLVM IR, optimized for the chosen CPU.
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::string triple = llvm::sys::getProcessTriple();
+  const llvm::Target *llvmTarget =
+      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
+  if (!llvmTarget)
+    return fail(error);
+  std::string cpu = chip.empty() ? llvm::sys::getHostCPUName().str()
+                                 : std::string(chip);
+  std::string features;
+  if (chip.empty()) {
+    llvm::SubtargetFeatures subtarget;
+    for (const auto &[name, enabled] : llvm::sys::getHostCPUFeatures())
+      subtarget.AddFeature(name, enabled);
+    features = subtarget.getString();
+  }
+  llvm::TargetOptions targetOptions;
+  std::unique_ptr<llvm::TargetMachine> machine(
+      llvmTarget->createTargetMachine(llvm::Triple(triple), cpu, features,
+                                      targetOptions, llvm::Reloc::PIC_));
+  if (!machine)
+    return fail("cannot create a target machine for CPU '" + cpu + "'");
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(*module, llvmContext, "mf");
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+  llvmModule->setTargetTriple(llvm::Triple(triple));
+  llvmModule->setDataLayout(machine->createDataLayout());
+  auto optimize = makeOptimizingTransformer(3, 0, machine.get());
+  if (llvm::Error err = optimize(llvmModule.get()))
+    return fail("LLVM optimization failed: " + llvm::toString(std::move(err)));
+  if (emit == "llvm-ir") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    llvmModule->print(os, nullptr);
+    return failed(writeOutput(text)) ? 1 : 0;
+  }
+
+  llvm::SmallString<128> objectPath, soPath;
+  int objectFd;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+          "mf-compile", "o", objectFd, objectPath))
+    return fail("cannot create a temporary file: " + ec.message());
+  llvm::FileRemover objectRemover(objectPath);
+  {
+    llvm::raw_fd_ostream os(objectFd, /*shouldClose=*/true);
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile))
+      return fail("the target cannot emit object files");
+    codegen.run(*llvmModule);
+  }
+  auto readFile = [](llvm::StringRef path) -> std::optional<std::string> {
+    auto buffer = llvm::MemoryBuffer::getFile(path);
+    if (!buffer)
+      return std::nullopt;
+    return (*buffer)->getBuffer().str();
+  };
+  if (emit == "obj") {
+    std::optional<std::string> bytes = readFile(objectPath);
+    if (!bytes)
+      return fail("cannot read back the object file");
+    return failed(writeOutput(*bytes)) ? 1 : 0;
+  }
+
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("mf-compile", "so", soPath))
+    return fail("cannot create a temporary file: " + ec.message());
+  llvm::FileRemover soRemover(soPath);
+  if (failed(linkSharedObject(objectPath, soPath)))
+    return 1;
+  std::optional<std::string> host = readFile(soPath);
+  if (!host)
+    return fail("cannot read back the linked shared object");
+
+  uint64_t checksum = mf::artifact::fnv1a64(host->data(), host->size());
+  uint64_t base = 0;
+  std::string manifest = mf::artifact::renderManifest(
+      [&](uint64_t offset) {
+        return renderManifest(*entries, cpu, offset, host->size(), checksum);
+      },
+      base);
+  std::string bytes =
+      mf::artifact::assembleArtifact(manifest, {{base, *host}});
+  return failed(writeOutput(bytes)) ? 1 : 0;
+}
