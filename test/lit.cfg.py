@@ -22,5 +22,13 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.mf_tools_dir, config.llvm_tools_dir]
-tools = [ToolSubst("mf-opt", unresolved="fatal"), "not", "count"]
+tools = [
+    ToolSubst("mf-opt", unresolved="fatal"),
+    ToolSubst("mf-compile", unresolved="fatal"),
+    ToolSubst("mf-run", unresolved="fatal"),
+    ToolSubst("%mf_numerics", command=os.path.join(config.mf_tools_dir, "mf-numerics")),
+    ToolSubst("%mf_make_fake_artifact", command=os.path.join(config.mf_tools_dir, "mf-numerics-make-fake-artifact")),
+    "not",
+    "count",
+]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

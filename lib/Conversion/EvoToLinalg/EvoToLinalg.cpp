@@ -171,7 +171,8 @@ static Value buildLinearF32(OpBuilder &b, Location loc, Value x, Value weight,
       });
 }
 
-/// swiglu(x) = x[..., :F] * silu(x[..., F:]) as an f32 tensor [..., F].
+/// swiglu(x) = x[..., :F] * silu(x[..., F:]) as an f32 tensor [..., F]. The
+/// halves are slices, so the generic's loops range over [..., F].
 static Value buildSwiGLUF32(OpBuilder &b, Location loc, Value x) {
   MLIRContext *ctx = b.getContext();
   auto xType = cast<RankedTensorType>(x.getType());
@@ -179,21 +180,21 @@ static Value buildSwiGLUF32(OpBuilder &b, Location loc, Value x) {
   int64_t half = xType.getShape().back() / 2;
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
   sizes.back() = b.getIndexAttr(half);
-  SmallVector<AffineExpr> gateExprs;
-  for (unsigned i = 0; i < rank; ++i)
-    gateExprs.push_back(getAffineDimExpr(i, ctx));
-  gateExprs.back() = gateExprs.back() + half;
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  Value a = tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, strides);
+  offsets.back() = b.getIndexAttr(half);
+  Value g = tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, strides);
   AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
   Value init = emptyTensor(b, loc, sizes, b.getF32Type());
   return buildGeneric(
-      b, loc, ValueRange{x, x}, init,
-      {id, AffineMap::get(rank, 0, gateExprs, ctx), id}, iteratorTypes(rank),
+      b, loc, ValueRange{a, g}, init, {id, id, id}, iteratorTypes(rank),
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value a = extendToF32(nb, nloc, args[0]);
-        Value g = extendToF32(nb, nloc, args[1]);
+        Value av = extendToF32(nb, nloc, args[0]);
+        Value gv = extendToF32(nb, nloc, args[1]);
         Value silu =
-            arith::MulFOp::create(nb, nloc, g, buildSigmoid(nb, nloc, g));
-        return SmallVector<Value>{arith::MulFOp::create(nb, nloc, a, silu)};
+            arith::MulFOp::create(nb, nloc, gv, buildSigmoid(nb, nloc, gv));
+        return SmallVector<Value>{arith::MulFOp::create(nb, nloc, av, silu)};
       });
 }
 

@@ -14,6 +14,7 @@
 #include "mf/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -65,6 +66,9 @@ void mf::buildCPUPipeline(OpPassManager &pm,
   OpPassManager &loopPm = pm.nest<func::FuncOp>();
   loopPm.addPass(createForallToParallelLoopPass());
   loopPm.addPass(createConvertLinalgToLoopsPass());
+  // bf16 <-> f32 as integer ops: no __truncsfbf2 from a compiler runtime.
+  pm.addPass(arith::createArithExpandOpsPass(
+      arith::ArithExpandOpsPassOptions{/*includeBf16=*/true}));
   if (options.parallel)
     pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(createCanonicalizerPass());
