@@ -3,7 +3,7 @@
 # commands need. Idempotent: apt skips what is already there.
 set -euo pipefail
 packages=(
-  cmake ninja-build g++ git python3
+  cmake ninja-build g++ git python3 bc
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools lld-22 clang-22
   libomp-22-dev libgtest-dev
 )

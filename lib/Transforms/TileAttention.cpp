@@ -236,12 +236,13 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
                 return SmallVector<Value>{
                     arith::MulFOp::create(nb, nloc, a[0], a[1])};
               });
-          // acc += p v over (i, d, j).
+          // acc += p v over (i, j, d): d innermost, contiguous in v and acc.
           Value accNew = buildGeneric(
               lb, lloc, ValueRange{probs, vTile}, accScaled,
-              {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {2, 1}),
-               dimsMap(ctx, 3, {0, 1})},
-              iteratorTypes(2, 1),
+              {dimsMap(ctx, 3, {0, 1}), dimsMap(ctx, 3, {1, 2}),
+               dimsMap(ctx, 3, {0, 2})},
+              {utils::IteratorType::parallel, utils::IteratorType::reduction,
+               utils::IteratorType::parallel},
               [&](OpBuilder &nb, Location nloc, ValueRange a) {
                 Value p = arith::MulFOp::create(nb, nloc, a[0],
                                                 extendToF32(nb, nloc, a[1]));

@@ -34,7 +34,9 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Transforms/Passes.h"
 
+#include "llvm/IR/InstIterator.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Operator.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/ADT/StringSet.h"
@@ -331,6 +333,15 @@ int main(int argc, char **argv) {
       translateModuleToLLVMIR(*module, llvmContext, "mf");
   if (!llvmModule)
     return fail("translation to LLVM IR failed");
+  // Reductions (dot products, row sums) may be reassociated so that LLVM
+  // vectorizes them; no other fast-math freedom (-inf and NaN are meaningful
+  // in attention).
+  for (llvm::Function &function : *llvmModule)
+    for (llvm::Instruction &inst : llvm::instructions(function))
+      if (llvm::isa<llvm::FPMathOperator>(inst)) {
+        inst.setHasAllowReassoc(true);
+        inst.setHasAllowContract(true);
+      }
   llvmModule->setTargetTriple(llvm::Triple(triple));
   llvmModule->setDataLayout(machine->createDataLayout());
   auto optimize = makeOptimizingTransformer(3, 0, machine.get());
