@@ -315,7 +315,8 @@ struct EvoTileAttentionPass
     if (blockQ < 1 || blockK < 1) {
       getOperation()->emitError()
           << "evo-tile-attention expects positive block sizes but got block-q="
-          << blockQ << " block-k=" << blockK;
+          << static_cast<int64_t>(blockQ)
+          << " block-k=" << static_cast<int64_t>(blockK);
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());

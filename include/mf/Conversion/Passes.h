@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mf {
@@ -41,6 +42,10 @@ struct CPUPipelineOptions
   Option<int64_t> blockK{*this, "block-k",
                          llvm::cl::desc("Attention keys per block"),
                          llvm::cl::init(64)};
+  Option<bool> approximateMath{
+      *this, "approximate-math",
+      llvm::cl::desc("Inline polynomial exp (vectorizable) instead of libm"),
+      llvm::cl::init(true)};
   Option<bool> parallel{*this, "parallel",
                         llvm::cl::desc("Run parallel loops on OpenMP threads"),
                         llvm::cl::init(true)};

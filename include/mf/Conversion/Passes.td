@@ -60,6 +60,24 @@ def BufferizeEntryPointsPass : Pass<"mf-bufferize", "::mlir::ModuleOp"> {
 }
 
 //===----------------------------------------------------------------------===//
+// ApproximateMathPass
+//===----------------------------------------------------------------------===//
+
+def ApproximateMathPass : Pass<"mf-approximate-math"> {
+  let summary = "Replace math.exp by MLIR's inline polynomial approximation";
+  let description = [{
+    A libm call per element cannot be vectorized; the polynomial form is
+    plain arith, which LLVM vectorizes with the surrounding loop. It keeps
+    exp(-inf) = 0, which masked attention relies on (checked by the CPU
+    numerics suite).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // MarkEntryPointsPass
 //===----------------------------------------------------------------------===//
 

@@ -155,15 +155,26 @@ static Value buildLinearF32(OpBuilder &b, Location loc, Value x, Value weight,
   } else {
     init = filledF32Tensor(b, loc, outSizes, 0.0f);
   }
-  // Loops: the batch dims, n = rank - 1, k = rank.
-  SmallVector<unsigned> xDims = iota(rank - 1);
-  xDims.push_back(rank);
+  // w^T [K, Nout] once per call, so that the innermost loop runs along n,
+  // contiguous in w^T and in the output row (vectorizes without reassociating
+  // the sum). Loops: the batch dims, k = rank - 1 (reduction), n = rank.
+  int64_t outFeatures = wType.getDimSize(0), inFeatures = wType.getDimSize(1);
+  Value wtInit = emptyTensor(
+      b, loc, {b.getIndexAttr(inFeatures), b.getIndexAttr(outFeatures)},
+      wType.getElementType());
+  Value wt = linalg::TransposeOp::create(b, loc, weight, wtInit,
+                                         ArrayRef<int64_t>{1, 0})
+                 .getResult()[0];
+  SmallVector<unsigned> xDims = iota(rank);
+  SmallVector<unsigned> yDims = iota(rank - 1);
+  yDims.push_back(rank);
+  SmallVector<utils::IteratorType> iterators = iteratorTypes(rank - 1, 1);
+  iterators.push_back(utils::IteratorType::parallel);
   return buildGeneric(
-      b, loc, ValueRange{x, weight}, init,
+      b, loc, ValueRange{x, wt}, init,
       {dimsMap(ctx, rank + 1, xDims), dimsMap(ctx, rank + 1, {rank - 1, rank}),
-       dimsMap(ctx, rank + 1, outDims)},
-      iteratorTypes(rank, 1),
-      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+       dimsMap(ctx, rank + 1, yDims)},
+      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value p = arith::MulFOp::create(nb, nloc,
                                         extendToF32(nb, nloc, args[0]),
                                         extendToF32(nb, nloc, args[1]));

@@ -66,6 +66,8 @@ void mf::buildCPUPipeline(OpPassManager &pm,
   OpPassManager &loopPm = pm.nest<func::FuncOp>();
   loopPm.addPass(createForallToParallelLoopPass());
   loopPm.addPass(createConvertLinalgToLoopsPass());
+  if (options.approximateMath)
+    pm.addPass(createApproximateMathPass());
   // bf16 <-> f32 as integer ops: no __truncsfbf2 from a compiler runtime.
   pm.addPass(arith::createArithExpandOpsPass(
       arith::ArithExpandOpsPassOptions{/*includeBf16=*/true}));
