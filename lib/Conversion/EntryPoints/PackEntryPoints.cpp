@@ -39,7 +39,10 @@ struct PackEntryPointsPass
     ModuleOp module = getOperation();
     SmallVector<LLVM::LLVMFuncOp> wrappers;
     for (auto func : module.getOps<LLVM::LLVMFuncOp>())
-      if (func.getName().starts_with(kCInterfacePrefix) && !func.isExternal())
+      if (func.getName().starts_with(kCInterfacePrefix) &&
+          !func.isExternal() &&
+          func.getLinkage() != LLVM::Linkage::Internal &&
+          func.getLinkage() != LLVM::Linkage::Private)
         wrappers.push_back(func);
 
     OpBuilder b(module.getBodyRegion());
@@ -66,6 +69,11 @@ struct PackEntryPointsPass
            wrapper.getName().drop_front(kCInterfacePrefix.size()))
               .str();
       Location loc = wrapper.getLoc();
+      if (module.lookupSymbol(name)) {
+        wrapper.emitError() << "entry point symbol '" << name
+                            << "' already exists";
+        return signalPassFailure();
+      }
       auto entry = LLVM::LLVMFuncOp::create(
           b, loc, name,
           LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(&getContext()),
