@@ -14,6 +14,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
@@ -45,6 +46,16 @@ struct CPUPipelineOptions
   Option<bool> approximateMath{
       *this, "approximate-math",
       llvm::cl::desc("Inline polynomial exp (vectorizable) instead of libm"),
+      llvm::cl::init(true)};
+  Option<bool> tileRows{
+      *this, "tile-rows",
+      llvm::cl::desc("Run the row-wise evo ops in blocks of rows (off: "
+                     "slower for layernorm_linear, and the Pairformer block "
+                     "crashes expand-strided-metadata with it)"),
+      llvm::cl::init(false)};
+  Option<bool> vectorizeLinear{
+      *this, "vectorize-linear",
+      llvm::cl::desc("Register-blocked vector code for linear layers"),
       llvm::cl::init(true)};
   Option<bool> parallel{*this, "parallel",
                         llvm::cl::desc("Run parallel loops on OpenMP threads"),

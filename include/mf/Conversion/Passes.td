@@ -78,6 +78,53 @@ def ApproximateMathPass : Pass<"mf-approximate-math"> {
 }
 
 //===----------------------------------------------------------------------===//
+// CPUVectorizeLinearPass
+//===----------------------------------------------------------------------===//
+
+def CPUVectorizeLinearPass : Pass<"mf-cpu-vectorize-linear"> {
+  let summary = "Register-blocked vector code for the linear contractions";
+  let description = [{
+    Rewrites the f32 contraction that convert-evo-to-linalg emits for a
+    linear layer (after bufferization: `out[m, n] += x[m, k] * wT[k, n]`
+    with static K and Nout, identity layouts) into a register-blocked loop
+    nest: a parallel loop over blocks of `rows` rows, columns in vectors of
+    `width` floats kept in registers across the whole k loop (vector.fma
+    with x broadcast). Any other linalg op is left alone.
+
+    Input invariant: bufferized IR. Output IR: scf.forall / scf.for with
+    vector.load, vector.fma, vector.store.
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", /*default=*/"4",
+           "Rows per register block">,
+    Option<"width", "width", "int64_t", /*default=*/"16",
+           "Output columns per vector">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// CPULinalgToLoopsPass
+//===----------------------------------------------------------------------===//
+
+def CPULinalgToLoopsPass : Pass<"mf-cpu-linalg-to-loops"> {
+  let summary = "linalg to loops, parallel only outside other parallel loops";
+  let description = [{
+    A linalg op that is not inside a parallel loop (scf.forall or
+    scf.parallel) becomes scf.parallel over its parallel dims, which
+    convert-scf-to-openmp spreads over the cores (layernorm statistics,
+    elementwise epilogues over all rows). One that is already inside a
+    parallel loop (an attention tile) becomes plain scf.for: a nested
+    OpenMP region per tile would cost more than it gives.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
+//===----------------------------------------------------------------------===//
 // MarkEntryPointsPass
 //===----------------------------------------------------------------------===//
 

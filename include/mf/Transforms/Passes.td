@@ -99,4 +99,43 @@ def EvoTileAttentionPass : Pass<"evo-tile-attention"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// EvoTileRowsPass
+//===----------------------------------------------------------------------===//
+
+def EvoTileRowsPass : Pass<"evo-tile-rows"> {
+  let summary = "Tile the row-wise evo ops into blocks of rows";
+  let description = [{
+    layernorm, linear, layernorm_linear, swiglu and transition act on each
+    row [C] of x [..., C] independently. This pass collapses the leading
+    dims to M rows and rewrites each op into a parallel loop over blocks of
+    `block-rows` rows, each applying the same op to its [rows, C] slice. The
+    intermediates of a fused op (the normalized rows, the transition's
+    [rows, 2F] hidden layer) then live per block, in cache, instead of as
+    whole [M, ...] tensors in memory.
+
+    Input invariant: verified evo IR. Output IR: scf.forall over
+    tensor.extract_slice, the evo op on the slice, and
+    tensor.parallel_insert_slice; ops already inside an scf.forall are left
+    alone.
+
+    ```mlir
+    %y = evo.transition %x, ... : (tensor<?x128xf32>, ...) -> tensor<?x128xf32>
+    // becomes
+    %y = scf.forall (%i) in (%blocks) shared_outs(%o = %init) {
+      %t = evo.transition %x_slice, ... : (tensor<?x128xf32>, ...) -> ...
+      scf.forall.in_parallel { tensor.parallel_insert_slice %t into %o ... }
+    }
+    ```
+  }];
+  let options = [
+    Option<"blockRows", "block-rows", "int64_t", /*default=*/"64",
+           "Rows per block">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // MF_TRANSFORMS_PASSES_TD

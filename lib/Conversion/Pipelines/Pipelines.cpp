@@ -45,6 +45,8 @@ void mf::buildCPUPipeline(OpPassManager &pm,
   if (options.tileAttention)
     funcPm.addPass(createEvoTileAttentionPass(
         EvoTileAttentionPassOptions{options.blockQ, options.blockK}));
+  if (options.tileRows)
+    funcPm.addPass(createEvoTileRowsPass(EvoTileRowsPassOptions{64}));
   if (last == CPUStage::Evo)
     return;
   funcPm.addPass(createConvertEvoToLinalgPass());
@@ -64,8 +66,10 @@ void mf::buildCPUPipeline(OpPassManager &pm,
 
   // Loops, threads.
   OpPassManager &loopPm = pm.nest<func::FuncOp>();
+  if (options.vectorizeLinear)
+    loopPm.addPass(createCPUVectorizeLinearPass());
   loopPm.addPass(createForallToParallelLoopPass());
-  loopPm.addPass(createConvertLinalgToLoopsPass());
+  loopPm.addPass(createCPULinalgToLoopsPass());
   if (options.approximateMath)
     pm.addPass(createApproximateMathPass());
   // bf16 <-> f32 as integer ops: no __truncsfbf2 from a compiler runtime.
@@ -81,6 +85,7 @@ void mf::buildCPUPipeline(OpPassManager &pm,
   // lowered before scf -> cf, which would split those scopes into blocks.
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertOpenMPToLLVMPass());
