@@ -136,23 +136,32 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
 
     AffineMap ij = dimsMap(ctx, 2, {0, 1}), i2 = dimsMap(ctx, 2, {0});
     AffineMap i1 = dimsMap(ctx, 1, {0});
-    auto loop = scf::ForOp::create(
-        b, loc, zero, n, bk, ValueRange{m0, l0, acc0},
-        [&](OpBuilder &lb, Location lloc, Value j0, ValueRange iter) {
+    // One key block at j0 with `keys` keys (static for the full blocks, so
+    // that the block products get static shapes; dynamic for the last one).
+    auto keyBlock = [&](OpBuilder &lb, Location lloc, Value j0,
+                        OpFoldResult keys,
+                        ValueRange iter) -> SmallVector<Value> {
           Value m = iter[0], l = iter[1], acc = iter[2];
-          Value keys = arith::MinSIOp::create(
-              lb, lloc, bk, arith::SubIOp::create(lb, lloc, n, j0));
           Value kTile = extractTile(lb, lloc, k, {bIv, sIv, j0, hIv, c0},
                                     {c1, c1, keys, c1, d}, {2, 4});
           Value vTile = extractTile(lb, lloc, v, {bIv, sIv, j0, hIv, c0},
                                     {c1, c1, keys, c1, d}, {2, 4});
-          // q k^T over (i, j, d).
+          // k^T [D, keys] once per block, so that q k^T runs over (i, d, j)
+          // with j innermost, contiguous (the linear-layer form).
+          Value kT = linalg::TransposeOp::create(
+                         lb, lloc, kTile,
+                         emptyTensor(lb, lloc, {d, keys},
+                                     cast<ShapedType>(kTile.getType())
+                                         .getElementType()),
+                         ArrayRef<int64_t>{1, 0})
+                         .getResult()[0];
           Value qk = buildGeneric(
-              lb, lloc, ValueRange{qTile, kTile},
+              lb, lloc, ValueRange{qTile, kT},
               filledF32Tensor(lb, lloc, {rows, keys}, 0.0f),
-              {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {1, 2}),
-               dimsMap(ctx, 3, {0, 1})},
-              iteratorTypes(2, 1),
+              {dimsMap(ctx, 3, {0, 1}), dimsMap(ctx, 3, {1, 2}),
+               dimsMap(ctx, 3, {0, 2})},
+              {utils::IteratorType::parallel, utils::IteratorType::reduction,
+               utils::IteratorType::parallel},
               [&](OpBuilder &nb, Location nloc, ValueRange a) {
                 Value p = arith::MulFOp::create(nb, nloc,
                                                 extendToF32(nb, nloc, a[0]),
@@ -249,10 +258,31 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
                 return SmallVector<Value>{
                     arith::AddFOp::create(nb, nloc, a[2], p)};
               });
-          scf::YieldOp::create(lb, lloc, ValueRange{mNew, lNew, accNew});
+          return {mNew, lNew, accNew};
+    };
+    Value fullBlocks = arith::MulIOp::create(
+        b, loc, arith::DivSIOp::create(b, loc, n, bk), bk);
+    auto loop = scf::ForOp::create(
+        b, loc, zero, fullBlocks, bk, ValueRange{m0, l0, acc0},
+        [&](OpBuilder &lb, Location lloc, Value j0, ValueRange iter) {
+          scf::YieldOp::create(
+              lb, lloc, keyBlock(lb, lloc, j0, lb.getIndexAttr(blockK), iter));
         });
-    Value mFinal = loop.getResult(0), lFinal = loop.getResult(1);
-    Value accFinal = loop.getResult(2);
+    Value remaining = arith::SubIOp::create(b, loc, n, fullBlocks);
+    Value hasTail = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
+                                          remaining, zero);
+    auto tail = scf::IfOp::create(
+        b, loc, hasTail,
+        [&](OpBuilder &tb, Location tloc) {
+          scf::YieldOp::create(tb, tloc,
+                               keyBlock(tb, tloc, fullBlocks, remaining,
+                                        loop.getResults()));
+        },
+        [&](OpBuilder &tb, Location tloc) {
+          scf::YieldOp::create(tb, tloc, loop.getResults());
+        });
+    Value mFinal = tail.getResult(0), lFinal = tail.getResult(1);
+    Value accFinal = tail.getResult(2);
 
     // Normalize, gate and round the tile.
     SmallVector<Value> inputs = {accFinal, lFinal};

@@ -34,35 +34,46 @@
 // CHECK: %[[M0:.*]] = linalg.fill ins(%[[NEGINF]] : f32) outs(%{{.*}} : tensor<?xf32>) -> tensor<?xf32>
 // CHECK: %[[L0:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<?xf32>) -> tensor<?xf32>
 // CHECK: %[[ACC0:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<?x32xf32>) -> tensor<?x32xf32>
-// CHECK: %[[LOOP:.*]]:3 = scf.for %[[J0:.*]] = %{{.*}} to %[[N]] step %[[C32]] iter_args(%[[M:.*]] = %[[M0]], %[[L:.*]] = %[[L0]], %[[ACC:.*]] = %[[ACC0]]) -> (tensor<?xf32>, tensor<?xf32>, tensor<?x32xf32>) {
-// CHECK: %[[KEYS:.*]] = arith.minsi %{{.*}}, %[[C32]] : index
-// CHECK: %[[KT:.*]] = tensor.extract_slice %[[K]][%[[B]], %[[S]], %[[J0]], %[[H]], 0] [1, 1, %[[KEYS]], 1, 32] [1, 1, 1, 1, 1] : tensor<?x?x?x4x32xf32> to tensor<?x32xf32>
-// CHECK: %[[VT:.*]] = tensor.extract_slice %[[V]][%[[B]], %[[S]], %[[J0]], %[[H]], 0] [1, 1, %[[KEYS]], 1, 32] [1, 1, 1, 1, 1] : tensor<?x?x?x4x32xf32> to tensor<?x32xf32>
+// Full key blocks first, with static [32, D] tiles; k^T once per block so
+// that q k^T runs with j innermost.
+// CHECK: %[[FULL:.*]] = arith.muli %{{.*}}, %[[C32]] : index
+// CHECK: %[[LOOP:.*]]:3 = scf.for %[[J0:.*]] = %{{.*}} to %[[FULL]] step %[[C32]] iter_args(%[[M:.*]] = %[[M0]], %[[L:.*]] = %[[L0]], %[[ACC:.*]] = %[[ACC0]]) -> (tensor<?xf32>, tensor<?xf32>, tensor<?x32xf32>) {
+// CHECK: %[[KT:.*]] = tensor.extract_slice %[[K]][%[[B]], %[[S]], %[[J0]], %[[H]], 0] [1, 1, 32, 1, 32] [1, 1, 1, 1, 1] : tensor<?x?x?x4x32xf32> to tensor<32x32xf32>
+// CHECK: %[[VT:.*]] = tensor.extract_slice %[[V]][%[[B]], %[[S]], %[[J0]], %[[H]], 0] [1, 1, 32, 1, 32] [1, 1, 1, 1, 1] : tensor<?x?x?x4x32xf32> to tensor<32x32xf32>
+// CHECK: %[[KTT:.*]] = linalg.transpose ins(%[[KT]] : tensor<32x32xf32>) outs(%{{.*}} : tensor<32x32xf32>) permutation = [1, 0]
 // The score block is block-q x block-k (rows x keys), never N x N.
-// CHECK: tensor.empty(%[[ROWS]], %[[KEYS]]) : tensor<?x?xf32>
-// CHECK: %[[QK:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[QT]], %[[KT]] : tensor<?x32xf32>, tensor<?x32xf32>) outs(%{{.*}} : tensor<?x?xf32>)
-// CHECK: %[[BT:.*]] = tensor.extract_slice %[[BIAS]][%[[B]], 0, %[[H]], %[[I0]], %[[J0]]] [1, 1, 1, %[[ROWS]], %[[KEYS]]] [1, 1, 1, 1, 1] : tensor<?x1x4x?x?xf32> to tensor<?x?xf32>
-// CHECK: %[[MT:.*]] = tensor.extract_slice %[[MASK]][%[[B]], %[[S]], 0, 0, %[[J0]]] [1, 1, 1, 1, %[[KEYS]]] [1, 1, 1, 1, 1] : tensor<?x?x1x1x?xi1> to tensor<?xi1>
-// CHECK: %[[SC:.*]] = linalg.generic {{.*}} ins(%[[QK]], %[[BT]], %[[MT]] : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?xi1>)
+// CHECK: tensor.empty(%[[ROWS]]) : tensor<?x32xf32>
+// CHECK: %[[QK:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[QT]], %[[KTT]] : tensor<?x32xf32>, tensor<32x32xf32>) outs(%{{.*}} : tensor<?x32xf32>)
+// CHECK: %[[BT:.*]] = tensor.extract_slice %[[BIAS]][%[[B]], 0, %[[H]], %[[I0]], %[[J0]]] [1, 1, 1, %[[ROWS]], 32] [1, 1, 1, 1, 1] : tensor<?x1x4x?x?xf32> to tensor<?x32xf32>
+// CHECK: %[[MT:.*]] = tensor.extract_slice %[[MASK]][%[[B]], %[[S]], 0, 0, %[[J0]]] [1, 1, 1, 1, 32] [1, 1, 1, 1, 1] : tensor<?x?x1x1x?xi1> to tensor<32xi1>
+// CHECK: %[[SC:.*]] = linalg.generic {{.*}} ins(%[[QK]], %[[BT]], %[[MT]] : tensor<?x32xf32>, tensor<?x32xf32>, tensor<32xi1>)
 // CHECK: arith.mulf %{{.*}}, %[[SCALE]] : f32
 // CHECK: arith.addf
 // CHECK: arith.select %{{.*}}, %{{.*}}, %[[NEGINF]] : f32
 // The running max starts from m.
-// CHECK: %[[MNEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[SC]] : tensor<?x?xf32>) outs(%[[M]] : tensor<?xf32>)
+// CHECK: %[[MNEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[SC]] : tensor<?x32xf32>) outs(%[[M]] : tensor<?xf32>)
 // CHECK: arith.maximumf
-// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[SC]], %[[MNEW]] : tensor<?x?xf32>, tensor<?xf32>)
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} ins(%[[SC]], %[[MNEW]] : tensor<?x32xf32>, tensor<?xf32>)
 // CHECK: math.exp
 // CHECK: %[[ALPHA:.*]] = linalg.generic {{.*}} ins(%[[M]], %[[MNEW]] : tensor<?xf32>, tensor<?xf32>)
 // CHECK: math.exp
 // CHECK: %[[LS:.*]] = linalg.generic {{.*}} ins(%[[L]], %[[ALPHA]] : tensor<?xf32>, tensor<?xf32>)
-// CHECK: %[[LNEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[P]] : tensor<?x?xf32>) outs(%[[LS]] : tensor<?xf32>)
+// CHECK: %[[LNEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[P]] : tensor<?x32xf32>) outs(%[[LS]] : tensor<?xf32>)
 // CHECK: %[[AS:.*]] = linalg.generic {{.*}} ins(%[[ACC]], %[[ALPHA]] : tensor<?x32xf32>, tensor<?xf32>)
-// CHECK: %[[ACCNEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[P]], %[[VT]] : tensor<?x?xf32>, tensor<?x32xf32>) outs(%[[AS]] : tensor<?x32xf32>)
+// CHECK: %[[ACCNEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[P]], %[[VT]] : tensor<?x32xf32>, tensor<32x32xf32>) outs(%[[AS]] : tensor<?x32xf32>)
 // CHECK: scf.yield %[[MNEW]], %[[LNEW]], %[[ACCNEW]] : tensor<?xf32>, tensor<?xf32>, tensor<?x32xf32>
 // CHECK: }
+// The last, partial key block (N % 32 keys) with dynamic tiles.
+// CHECK: %[[REM:.*]] = arith.subi %[[N]], %[[FULL]] : index
+// CHECK: %[[HAS:.*]] = arith.cmpi sgt, %[[REM]], %{{.*}} : index
+// CHECK: %[[TAIL:.*]]:3 = scf.if %[[HAS]] -> (tensor<?xf32>, tensor<?xf32>, tensor<?x32xf32>) {
+// CHECK: tensor.extract_slice %[[K]][%[[B]], %[[S]], %[[FULL]], %[[H]], 0] [1, 1, %[[REM]], 1, 32]
+// CHECK: tensor.empty(%[[ROWS]], %[[REM]]) : tensor<?x?xf32>
+// CHECK: } else {
+// CHECK: scf.yield %[[LOOP]]#0, %[[LOOP]]#1, %[[LOOP]]#2
 // Normalize and gate the tile, then insert it.
 // CHECK: %[[GT:.*]] = tensor.extract_slice %[[GATE]][%[[B]], %[[S]], %[[I0]], %[[H]], 0] [1, 1, %[[ROWS]], 1, 32] [1, 1, 1, 1, 1] : tensor<?x?x?x4x32xf32> to tensor<?x32xf32>
-// CHECK: %[[OT:.*]] = linalg.generic {{.*}} ins(%[[LOOP]]#2, %[[LOOP]]#1, %[[GT]] : tensor<?x32xf32>, tensor<?xf32>, tensor<?x32xf32>) outs(%{{.*}} : tensor<?x32xf32>)
+// CHECK: %[[OT:.*]] = linalg.generic {{.*}} ins(%[[TAIL]]#2, %[[TAIL]]#1, %[[GT]] : tensor<?x32xf32>, tensor<?xf32>, tensor<?x32xf32>) outs(%{{.*}} : tensor<?x32xf32>)
 // CHECK: arith.divf
 // CHECK: math.exp
 // CHECK: scf.forall.in_parallel {
@@ -95,13 +106,15 @@ func.func @all_operands(%q: tensor<?x?x?x4x32xf32>,
 // edges (the tiles stay dynamic), and no 100 x 100 score tensor (NO-NN).
 // CHECK-LABEL: func @static_n
 // CHECK-DAG: %[[C7:.*]] = arith.constant 7 : index
-// CHECK-DAG: %[[C100:.*]] = arith.constant 100 : index
+// CHECK-DAG: %[[C96:.*]] = arith.constant 96 : index
 // CHECK-DAG: %[[C32:.*]] = arith.constant 32 : index
 // CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 4, %[[C7]]) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<1x2x100x4x32xf32>) {
-// CHECK: scf.for %{{.*}} = %{{.*}} to %[[C100]] step %[[C32]] iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<?xf32>, tensor<?xf32>, tensor<?x32xf32>) {
-// CHECK: tensor.extract_slice %{{.*}} : tensor<1x2x1x1x100xi1> to tensor<?xi1>
-// CHECK: tensor.empty(%{{.*}}, %{{.*}}) : tensor<?x?xf32>
+// Three full key blocks of 32, then the last 4 keys.
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[C96]] step %[[C32]] iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (tensor<?xf32>, tensor<?xf32>, tensor<?x32xf32>) {
+// CHECK: tensor.extract_slice %{{.*}} : tensor<1x2x1x1x100xi1> to tensor<32xi1>
+// CHECK: tensor.empty(%{{.*}}) : tensor<?x32xf32>
 // CHECK: scf.yield
+// CHECK: scf.if
 // CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]]{{.*}} : tensor<?x32xf32> into tensor<1x2x100x4x32xf32>
 // DEFAULT-LABEL: func @static_n
 // DEFAULT-DAG: %[[C4:.*]] = arith.constant 4 : index
@@ -134,9 +147,10 @@ func.func @static_n(%q: tensor<1x2x100x4x32xf32>,
 // CHECK: arith.extf %{{.*}} : bf16 to f32
 // CHECK: arith.mulf %{{.*}}, %[[SCALE]] : f32
 // CHECK: scf.yield
-// CHECK: %[[OT:.*]] = linalg.generic {{.*}} ins(%[[LOOP]]#2, %[[LOOP]]#1 : tensor<?x32xf32>, tensor<?xf32>) outs(%{{.*}} : tensor<?x32xbf16>)
+// CHECK: %[[TAIL:.*]]:3 = scf.if
+// CHECK: %[[OT:.*]] = linalg.generic {{.*}} ins(%[[TAIL]]#2, %[[TAIL]]#1 : tensor<?x32xf32>, tensor<?xf32>) outs(%{{.*}} : tensor<?x32xbf16>)
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
-// CHECK: %[[LT:.*]] = linalg.generic {{.*}} ins(%[[LOOP]]#0, %[[LOOP]]#1 : tensor<?xf32>, tensor<?xf32>) outs(%{{.*}} : tensor<?xf32>)
+// CHECK: %[[LT:.*]] = linalg.generic {{.*}} ins(%[[TAIL]]#0, %[[TAIL]]#1 : tensor<?xf32>, tensor<?xf32>) outs(%{{.*}} : tensor<?xf32>)
 // CHECK: math.log
 // CHECK: scf.forall.in_parallel {
 // CHECK-NEXT: tensor.parallel_insert_slice %[[OT]] into %[[OUT]][%[[B]], %[[S]], %[[I0]], %[[H]], 0] [1, 1, %[[ROWS]], 1, 32] [1, 1, 1, 1, 1] : tensor<?x32xbf16> into tensor<2x?x?x4x32xbf16>
@@ -162,15 +176,18 @@ func.func @logsumexp_bf16(%q: tensor<2x?x?x4x32xbf16>,
 // CHECK-NOT: tensor<?xi1>
 // CHECK: scf.forall ({{.*}}) in (1, %{{.*}}, 4, %{{.*}}) shared_outs(%[[OUT:.*]] = %{{.*}}) -> (tensor<1x?x?x4x32xf32>) {
 // CHECK: %[[LOOP:.*]]:3 = scf.for {{.*}} -> (tensor<?xf32>, tensor<?xf32>, tensor<?x32xf32>) {
-// CHECK: %[[QK:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK: %[[QK:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]}
 // CHECK-NOT: tensor.extract_slice
-// CHECK: linalg.generic {{.*}} ins(%[[QK]] : tensor<?x?xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[QK]] : tensor<?x32xf32>)
 // CHECK-NEXT: ^bb0
 // CHECK-NEXT: arith.mulf %{{.*}}, %{{.*}} : f32
 // CHECK-NEXT: linalg.yield
 // CHECK: scf.yield
+// CHECK: %[[TAIL:.*]]:3 = scf.if
+// CHECK: } else {
+// CHECK: scf.yield %[[LOOP]]#0, %[[LOOP]]#1, %[[LOOP]]#2
 // CHECK-NOT: tensor.extract_slice
-// CHECK: %[[OT:.*]] = linalg.generic {{.*}} ins(%[[LOOP]]#2, %[[LOOP]]#1 : tensor<?x32xf32>, tensor<?xf32>) outs(%{{.*}} : tensor<?x32xf32>)
+// CHECK: %[[OT:.*]] = linalg.generic {{.*}} ins(%[[TAIL]]#2, %[[TAIL]]#1 : tensor<?x32xf32>, tensor<?xf32>) outs(%{{.*}} : tensor<?x32xf32>)
 // CHECK-NOT: math.exp
 // CHECK: linalg.yield
 // CHECK: tensor.parallel_insert_slice %[[OT]] into %[[OUT]]

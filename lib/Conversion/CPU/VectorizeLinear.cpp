@@ -105,17 +105,18 @@ struct VectorizeLinear : OpRewritePattern<linalg::GenericOp> {
              succeeded(type.getStridesAndOffset(strides, offset)) &&
              strides.back() == 1;
     };
-    if (!rowMajor(xType) || !wType.getLayout().isIdentity() ||
-        !rowMajor(outType))
+    if (!rowMajor(xType) || !rowMajor(wType) || !rowMajor(outType))
       return rewriter.notifyMatchFailure(op, "columns are not contiguous");
     unsigned rank = xType.getRank();
     if (rank < 2 || wType.getRank() != 2 || outType.getRank() != rank ||
         op.getNumLoops() != rank + 1)
       return rewriter.notifyMatchFailure(op, "not a linear contraction");
-    int64_t k = xType.getDimSize(rank - 1), n = wType.getDimSize(1);
-    if (ShapedType::isDynamic(k) || ShapedType::isDynamic(n) ||
-        wType.getDimSize(0) != k || outType.getDimSize(rank - 1) != n)
-      return rewriter.notifyMatchFailure(op, "K and N must be static");
+    // N sets the vector widths and must be static; K is a loop bound.
+    int64_t n = wType.getDimSize(1);
+    if (ShapedType::isDynamic(n) || outType.getDimSize(rank - 1) != n)
+      return rewriter.notifyMatchFailure(op, "N must be static");
+    if (rank > 2 && ShapedType::isDynamic(xType.getDimSize(rank - 1)))
+      return rewriter.notifyMatchFailure(op, "collapsing needs a static K");
 
     // Loops (batch..., k, n): x (batch..., k), wT (k, n), out (batch..., n).
     MLIRContext *ctx = op.getContext();
@@ -149,7 +150,7 @@ struct VectorizeLinear : OpRewritePattern<linalg::GenericOp> {
     Value m = memref::DimOp::create(b, loc, x2, 0);
     Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
     Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
-    Value cK = arith::ConstantIndexOp::create(b, loc, k);
+    Value cK = memref::DimOp::create(b, loc, x2, 1);
     Value cR = arith::ConstantIndexOp::create(b, loc, rows);
     Value fullBlocks = arith::DivUIOp::create(b, loc, m, cR);
 

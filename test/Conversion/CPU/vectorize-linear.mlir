@@ -53,15 +53,35 @@ func.func @not_mac(%x: memref<?x32xf32>, %wt: memref<32x20xf32>,
   return
 }
 
-// A dynamic K: left to linalg's loops.
+// A dynamic K is only a loop bound (attention's p.v over a partial key
+// block); rows of x and wT may be strided when the columns are contiguous.
 // CHECK-LABEL: func @dynamic_k
-// CHECK: linalg.generic
-func.func @dynamic_k(%x: memref<?x?xf32>, %wt: memref<?x20xf32>,
+// CHECK: %[[K:.*]] = memref.dim %{{.*}}, %c1
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[K]]
+// CHECK: vector.fma
+func.func @dynamic_k(%x: memref<?x?xf32>, %wt: memref<?x20xf32, strided<[64, 1]>>,
                      %out: memref<?x20xf32>) {
   linalg.generic {indexing_maps = [#x, #w, #o],
                   iterator_types = ["parallel", "reduction", "parallel"]}
-      ins(%x, %wt : memref<?x?xf32>, memref<?x20xf32>)
+      ins(%x, %wt : memref<?x?xf32>, memref<?x20xf32, strided<[64, 1]>>)
       outs(%out : memref<?x20xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %c, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// A dynamic N sets no vector width: left to linalg's loops.
+// CHECK-LABEL: func @dynamic_n
+// CHECK: linalg.generic
+func.func @dynamic_n(%x: memref<?x32xf32>, %wt: memref<32x?xf32>,
+                     %out: memref<?x?xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #o],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x, %wt : memref<?x32xf32>, memref<32x?xf32>)
+      outs(%out : memref<?x?xf32>) {
   ^bb0(%a: f32, %b: f32, %c: f32):
     %p = arith.mulf %a, %b : f32
     %s = arith.addf %c, %p : f32
