@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ git python3 bc
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools lld-22 clang-22
-  libomp-22-dev libgtest-dev
+  libomp-22-dev libgtest-dev libclang-rt-22-dev
 )
 missing=()
 for p in "${packages[@]}"; do
