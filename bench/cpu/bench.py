@@ -50,8 +50,8 @@ def torch(case, n, iters):
     out = subprocess.run([python, os.path.join(HERE, "torch_case.py"),
                           case, str(n), str(iters)], env=env,
                          capture_output=True, text=True, check=True)
-    ms, rss = (float(x) for x in out.stdout.split())
-    return ms, rss, "+".join(config) or "default"
+    ms, rss, blas = out.stdout.split()
+    return float(ms), float(rss), "+".join(config + [blas]) or "default"
 
 
 def main():

@@ -54,4 +54,9 @@ with torch.no_grad():
         times.append((time.perf_counter() - start) * 1e3)
 times.sort()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"{times[len(times) // 2]:.3f} {peak:.1f}")
+# Which BLAS the process really mapped (the config claims are checked).
+with open("/proc/self/maps") as maps:
+    blas = sorted({line.split()[-1].rsplit("/", 2)[-2] + "/" +
+                   line.split()[-1].rsplit("/", 1)[-1]
+                   for line in maps if "blas" in line and "/" in line})
+print(f"{times[len(times) // 2]:.3f} {peak:.1f} {','.join(blas) or 'none'}")
