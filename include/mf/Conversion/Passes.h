@@ -49,9 +49,9 @@ struct CPUPipelineOptions
       llvm::cl::init(true)};
   Option<bool> tileRows{
       *this, "tile-rows",
-      llvm::cl::desc("Run the row-wise evo ops in blocks of rows (off: "
-                     "slower for layernorm_linear, and the Pairformer block "
-                     "crashes expand-strided-metadata with it)"),
+      llvm::cl::desc("Run the row-wise evo ops in blocks of rows (off: the "
+                     "Pairformer block crashes expand-strided-metadata with "
+                     "it, and layernorm_linear got slower)"),
       llvm::cl::init(false)};
   Option<bool> vectorizeLinear{
       *this, "vectorize-linear",

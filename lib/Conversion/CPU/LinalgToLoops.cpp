@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 
 #define DEBUG_TYPE "mf-cpu-linalg-to-loops"
@@ -25,6 +26,22 @@ namespace mf {
 } // namespace mf
 
 using namespace mlir;
+
+/// Rewrites an scf.parallel without reductions into nested scf.for loops.
+static void serialize(scf::ParallelOp parallel) {
+  OpBuilder b(parallel);
+  Block *body = parallel.getBody();
+  scf::buildLoopNest(
+      b, parallel.getLoc(), parallel.getLowerBound(),
+      parallel.getUpperBound(), parallel.getStep(),
+      [&](OpBuilder &nb, Location, ValueRange ivs) {
+        IRMapping mapping;
+        mapping.map(body->getArguments(), ivs);
+        for (Operation &op : body->without_terminator())
+          nb.clone(op, mapping);
+      });
+  parallel.erase();
+}
 
 namespace {
 struct CPULinalgToLoopsPass
@@ -49,6 +66,19 @@ struct CPULinalgToLoopsPass
       }
       rewriter.eraseOp(op);
     }
+    // A linalg op whose reduction dim sits between parallel dims becomes
+    // parallel loops around a sequential one around parallel loops; keep
+    // only the outermost level parallel.
+    SmallVector<scf::ParallelOp> inner;
+    getOperation()->walk([&](scf::ParallelOp parallel) {
+      if (parallel->getParentOfType<scf::ParallelOp>() ||
+          parallel->getParentOfType<scf::ForallOp>())
+        if (parallel.getInitVals().empty())
+          inner.push_back(parallel);
+    });
+    // Innermost first (post-order walk), so nested ones go before parents.
+    for (scf::ParallelOp parallel : inner)
+      serialize(parallel);
   }
 };
 } // namespace

@@ -10,7 +10,7 @@
 // with out pre-filled (zeros or the bias). Lowered to plain loops, every k
 // step reloads and stores the output row. Here it becomes:
 //
-//   scf.forall over blocks of R rows:
+//   scf.forall over blocks of R rows (scf.for inside a parallel loop):
 //     for each block of W columns (then the remaining N % W as one vector):
 //       acc[r] = out[m0 + r, n0 : n0 + W]          (R vectors in registers)
 //       for k: w = wT[k, n0 : n0 + W]; acc[r] = fma(x[m0 + r, k], w, acc[r])
@@ -193,10 +193,24 @@ struct VectorizeLinear : OpRewritePattern<linalg::GenericOp> {
         emitColumns(n0, n - n0);
     };
 
-    auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{fullBlocks}, ValueRange(),
-        std::nullopt);
-    {
+    // Row blocks in parallel, unless this already runs inside a parallel
+    // loop (an attention tile): a nested OpenMP region per tile costs more
+    // than it gives.
+    bool nested = op->getParentOfType<scf::ForallOp>() ||
+                  op->getParentOfType<scf::ParallelOp>();
+    if (nested) {
+      scf::ForOp::create(b, loc, c0, fullBlocks, c1, ValueRange(),
+                         [&](OpBuilder &lb, Location lloc, Value block,
+                             ValueRange) {
+                           emitRows(lb, arith::MulIOp::create(lb, lloc, block,
+                                                              cR),
+                                    rows);
+                           scf::YieldOp::create(lb, lloc);
+                         });
+    } else {
+      auto forall = scf::ForallOp::create(
+          b, loc, ArrayRef<OpFoldResult>{fullBlocks}, ValueRange(),
+          std::nullopt);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(forall.getTerminator());
       Value m0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), cR);
