@@ -51,7 +51,8 @@ void mf::buildCPUPipeline(OpPassManager &pm,
     return;
   funcPm.addPass(createConvertEvoToLinalgPass());
   funcPm.addPass(createConvertElementwiseToLinalgPass());
-  funcPm.addPass(createLinalgElementwiseOpFusionPass());
+  // No linalg elementwise fusion: its reshape propagation rewrites the
+  // linear contractions into forms mf-cpu-vectorize-linear does not match.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
