@@ -46,15 +46,6 @@ namespace mf {
 using namespace mlir;
 using namespace mf::evo;
 
-/// (d0, ..., d{n-1}) -> (dims...).
-static AffineMap dimsMap(MLIRContext *ctx, unsigned numDims,
-                         ArrayRef<unsigned> dims) {
-  SmallVector<AffineExpr> exprs;
-  for (unsigned d : dims)
-    exprs.push_back(getAffineDimExpr(d, ctx));
-  return AffineMap::get(numDims, 0, exprs, ctx);
-}
-
 /// A rank-reducing slice of `source` at `offsets` with `sizes`, dropping the
 /// unit dims not listed in `keptDims`.
 static Value extractTile(OpBuilder &b, Location loc, Value source,
@@ -71,16 +62,6 @@ static Value extractTile(OpBuilder &b, Location loc, Value source,
   SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
   return tensor::ExtractSliceOp::create(b, loc, type, source, offsets, sizes,
                                         strides);
-}
-
-/// select(x == -inf, 0, x): the max to subtract so that a fully masked row
-/// gives exp(-inf) = 0 rather than NaN.
-static Value safeMax(OpBuilder &b, Location loc, Value x) {
-  Value negInf =
-      f32Constant(b, loc, -std::numeric_limits<float>::infinity());
-  Value isInf =
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, negInf);
-  return arith::SelectOp::create(b, loc, isInf, f32Constant(b, loc, 0.0f), x);
 }
 
 namespace {
@@ -213,7 +194,7 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
               {ij, i2, ij}, iteratorTypes(2),
               [&](OpBuilder &nb, Location nloc, ValueRange a) {
                 Value diff = arith::SubFOp::create(nb, nloc, a[0],
-                                                   safeMax(nb, nloc, a[1]));
+                                                   buildSafeMax(nb, nloc, a[1]));
                 return SmallVector<Value>{math::ExpOp::create(nb, nloc, diff)};
               });
           // alpha = exp(m - c) rescales what was summed so far.
@@ -222,7 +203,7 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
               emptyTensor(lb, lloc, {rows}, lb.getF32Type()), {i1, i1, i1},
               iteratorTypes(1), [&](OpBuilder &nb, Location nloc, ValueRange a) {
                 Value diff = arith::SubFOp::create(nb, nloc, a[0],
-                                                   safeMax(nb, nloc, a[1]));
+                                                   buildSafeMax(nb, nloc, a[1]));
                 return SmallVector<Value>{math::ExpOp::create(nb, nloc, diff)};
               });
           Value lScaled = buildGeneric(
@@ -296,16 +277,8 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
     Value outTile = buildGeneric(
         b, loc, inputs, emptyTensor(b, loc, {rows, d}, elementType), maps,
         iteratorTypes(2), [&](OpBuilder &nb, Location nloc, ValueRange a) {
-          Value zeroF = f32Constant(nb, nloc, 0.0f);
-          Value empty = arith::CmpFOp::create(
-              nb, nloc, arith::CmpFPredicate::OEQ, a[1], zeroF);
-          Value o = arith::DivFOp::create(nb, nloc, a[0], a[1]);
-          o = arith::SelectOp::create(nb, nloc, empty, zeroF, o);
-          if (gate)
-            o = arith::MulFOp::create(
-                nb, nloc, o,
-                buildSigmoid(nb, nloc, extendToF32(nb, nloc, a[2])));
-          return SmallVector<Value>{truncateFromF32(nb, nloc, o, elementType)};
+          return SmallVector<Value>{buildAttentionOutput(
+              nb, nloc, a[0], a[1], gate ? a[2] : Value(), elementType)};
         });
     Value lseTile;
     if (op.getLse())
@@ -315,7 +288,7 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
           iteratorTypes(1), [&](OpBuilder &nb, Location nloc, ValueRange a) {
             Value logL = math::LogOp::create(nb, nloc, a[1]);
             return SmallVector<Value>{
-                arith::AddFOp::create(nb, nloc, safeMax(nb, nloc, a[0]), logL)};
+                arith::AddFOp::create(nb, nloc, buildSafeMax(nb, nloc, a[0]), logL)};
           });
 
     b.setInsertionPointToEnd(forall.getTerminator().getBody());

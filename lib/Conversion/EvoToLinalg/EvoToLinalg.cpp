@@ -41,15 +41,6 @@ using namespace mf::evo;
 // Building blocks (f32 in, f32 out)
 //===----------------------------------------------------------------------===//
 
-/// The affine map (d0, ..., d{numDims-1}) -> (dims[0], dims[1], ...).
-static AffineMap dimsMap(MLIRContext *ctx, unsigned numDims,
-                         ArrayRef<unsigned> dims) {
-  SmallVector<AffineExpr> exprs;
-  for (unsigned d : dims)
-    exprs.push_back(getAffineDimExpr(d, ctx));
-  return AffineMap::get(numDims, 0, exprs, ctx);
-}
-
 /// [0, 1, ..., n-1].
 static SmallVector<unsigned> iota(unsigned n) {
   SmallVector<unsigned> dims(n);
@@ -371,11 +362,7 @@ struct PairBiasAttentionLowering : OpRewritePattern<PairBiasAttentionOp> {
         b, loc, rowMax, emptyTensor(b, loc, rowSizes, b.getF32Type()),
         {dimsMap(ctx, 4, {0, 1, 2, 3}), dimsMap(ctx, 4, {0, 1, 2, 3})},
         iteratorTypes(4), [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value isInf = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ,
-                                              args[0],
-                                              f32Constant(nb, nloc, negInf));
-          return SmallVector<Value>{arith::SelectOp::create(
-              nb, nloc, isInf, f32Constant(nb, nloc, 0.0f), args[0])};
+          return SmallVector<Value>{buildSafeMax(nb, nloc, args[0])};
         });
     Value probs = buildGeneric(
         b, loc, ValueRange{scores, safeMax},
@@ -421,16 +408,9 @@ struct PairBiasAttentionLowering : OpRewritePattern<PairBiasAttentionOp> {
         b, loc, normInputs, emptyTensor(b, loc, outSizes, elementType),
         normMaps, iteratorTypes(5),
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value zero = f32Constant(nb, nloc, 0.0f);
-          Value empty = arith::CmpFOp::create(
-              nb, nloc, arith::CmpFPredicate::OEQ, args[1], zero);
-          Value o = arith::DivFOp::create(nb, nloc, args[0], args[1]);
-          o = arith::SelectOp::create(nb, nloc, empty, zero, o);
-          if (gate)
-            o = arith::MulFOp::create(
-                nb, nloc, o,
-                buildSigmoid(nb, nloc, extendToF32(nb, nloc, args[2])));
-          return SmallVector<Value>{truncateFromF32(nb, nloc, o, elementType)};
+          return SmallVector<Value>{buildAttentionOutput(
+              nb, nloc, args[0], args[1], gate ? args[2] : Value(),
+              elementType)};
         });
 
     SmallVector<Value> results = {out};

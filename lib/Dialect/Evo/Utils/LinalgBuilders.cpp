@@ -11,6 +11,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <limits>
+
 using namespace mlir;
 
 namespace mf::evo {
@@ -69,6 +71,33 @@ Value buildSigmoid(OpBuilder &b, Location loc, Value x) {
   Value e = math::ExpOp::create(b, loc, neg);
   Value den = arith::AddFOp::create(b, loc, one, e);
   return arith::DivFOp::create(b, loc, one, den);
+}
+
+AffineMap dimsMap(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(numDims, 0, exprs, ctx);
+}
+
+Value buildSafeMax(OpBuilder &b, Location loc, Value x) {
+  Value negInf = f32Constant(b, loc, -std::numeric_limits<float>::infinity());
+  Value isInf =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, negInf);
+  return arith::SelectOp::create(b, loc, isInf, f32Constant(b, loc, 0.0f), x);
+}
+
+Value buildAttentionOutput(OpBuilder &b, Location loc, Value acc, Value sum,
+                           Value gate, Type type) {
+  Value zero = f32Constant(b, loc, 0.0f);
+  Value empty =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, sum, zero);
+  Value o = arith::DivFOp::create(b, loc, acc, sum);
+  o = arith::SelectOp::create(b, loc, empty, zero, o);
+  if (gate)
+    o = arith::MulFOp::create(b, loc, o,
+                              buildSigmoid(b, loc, extendToF32(b, loc, gate)));
+  return truncateFromF32(b, loc, o, type);
 }
 
 } // namespace mf::evo

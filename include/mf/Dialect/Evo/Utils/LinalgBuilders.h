@@ -57,6 +57,22 @@ mlir::Value buildGeneric(mlir::OpBuilder &b, mlir::Location loc,
 llvm::SmallVector<mlir::utils::IteratorType>
 iteratorTypes(unsigned numParallel, unsigned numReduction = 0);
 
+/// The affine map (d0, ..., d{numDims-1}) -> (dims[0], dims[1], ...).
+mlir::AffineMap dimsMap(mlir::MLIRContext *ctx, unsigned numDims,
+                        llvm::ArrayRef<unsigned> dims);
+
+/// select(x == -inf, 0, x): the row max to subtract in a softmax, so that a
+/// fully masked row gives exp(-inf) = 0 rather than NaN.
+mlir::Value buildSafeMax(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::Value x);
+
+/// One attention output element from the f32 accumulator and row sum:
+/// (sum == 0 ? 0 : acc / sum), times sigmoid(gate) when `gate` is non-null,
+/// rounded to `type`.
+mlir::Value buildAttentionOutput(mlir::OpBuilder &b, mlir::Location loc,
+                                 mlir::Value acc, mlir::Value sum,
+                                 mlir::Value gate, mlir::Type type);
+
 /// sigmoid(x) = 1 / (1 + exp(-x)) in f32.
 mlir::Value buildSigmoid(mlir::OpBuilder &b, mlir::Location loc,
                          mlir::Value x);
