@@ -1,6 +1,6 @@
 /*===- api.h - The mf runtime C API -------------------------------*- C -*-===*\
 |*                                                                            *|
-|* Part of MegaFold-MLIR. The only public C header of the runtime.            *|
+|* Part of MegaFold-MLIR. The runtime C API (the cache: feature_cache.h).     *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
