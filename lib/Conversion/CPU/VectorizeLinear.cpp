@@ -156,9 +156,8 @@ struct VectorizeLinear : OpRewritePattern<linalg::GenericOp> {
 
     // One block of `numRows` rows starting at m0: every column block.
     auto emitRows = [&](OpBuilder &bb, Value m0, int64_t numRows) {
-      auto emitColumns = [&](int64_t n0, int64_t w) {
+      auto emitColumns = [&](OpBuilder &bb, Value cn0, int64_t w) {
         auto vecType = VectorType::get({w}, bb.getF32Type());
-        Value cn0 = arith::ConstantIndexOp::create(bb, loc, n0);
         SmallVector<Value> rowIndex, acc;
         for (int64_t r = 0; r < numRows; ++r) {
           Value mr = arith::AddIOp::create(
@@ -186,11 +185,23 @@ struct VectorizeLinear : OpRewritePattern<linalg::GenericOp> {
           vector::StoreOp::create(bb, loc, loop.getResult(r), out2,
                                   ValueRange{rowIndex[r], cn0});
       };
-      int64_t n0 = 0;
-      for (; n0 + width <= n; n0 += width)
-        emitColumns(n0, width);
-      if (n0 < n)
-        emitColumns(n0, n - n0);
+      // Full column blocks in a loop (not unrolled: Nout reaches thousands),
+      // then the remaining columns as one narrower vector.
+      int64_t fullColumns = n / width;
+      if (fullColumns > 0) {
+        Value cW = arith::ConstantIndexOp::create(bb, loc, width);
+        Value cEnd = arith::ConstantIndexOp::create(bb, loc, fullColumns * width);
+        scf::ForOp::create(bb, loc, c0, cEnd, cW, ValueRange(),
+                           [&](OpBuilder &cb, Location, Value n0, ValueRange) {
+                             emitColumns(cb, n0, width);
+                             scf::YieldOp::create(cb, loc);
+                           });
+      }
+      if (n % width)
+        emitColumns(bb,
+                    arith::ConstantIndexOp::create(bb, loc,
+                                                   fullColumns * width),
+                    n % width);
     };
 
     // Row blocks in parallel, unless this already runs inside a parallel
