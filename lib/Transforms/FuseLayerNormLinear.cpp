@@ -40,9 +40,8 @@ struct FuseLayerNormIntoLinear : OpRewritePattern<LinearOp> {
       return rewriter.notifyMatchFailure(
           linear, "the layernorm result has another use");
     rewriter.replaceOpWithNewOp<LayerNormLinearOp>(
-        linear, linear.getType(), norm.getX(), norm.getGamma(),
-        norm.getBeta(), linear.getWeight(), linear.getBias(),
-        norm.getEpsAttr());
+        linear, linear.getType(), norm.getX(), norm.getGamma(), norm.getBeta(),
+        linear.getWeight(), linear.getBias(), norm.getEpsAttr());
     rewriter.eraseOp(norm);
     return success();
   }

@@ -44,9 +44,8 @@ struct FuseTransitionChain : OpRewritePattern<LinearOp> {
       return rewriter.notifyMatchFailure(down, "swiglu input is not a linear");
     auto norm = up.getX().getDefiningOp<LayerNormOp>();
     if (!norm)
-      return rewriter.notifyMatchFailure(down,
-                                         "up-projection input is not a "
-                                         "layernorm");
+      return rewriter.notifyMatchFailure(down, "up-projection input is not a "
+                                               "layernorm");
     if (down.getBias() || up.getBias())
       return rewriter.notifyMatchFailure(down,
                                          "a linear has a bias; the transition "

@@ -91,8 +91,8 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
 
     SmallVector<Value> outs = {emptyTensor(b, loc, qSizes, elementType)};
     if (op.getLse())
-      outs.push_back(emptyTensor(b, loc, {qSizes[0], qSizes[1], qSizes[3],
-                                          qSizes[2]},
+      outs.push_back(emptyTensor(b, loc,
+                                 {qSizes[0], qSizes[1], qSizes[3], qSizes[2]},
                                  b.getF32Type()));
     auto forall = scf::ForallOp::create(
         b, loc,
@@ -104,8 +104,8 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
     ValueRange ivs = forall.getInductionVars();
     Value bIv = ivs[0], sIv = ivs[1], hIv = ivs[2];
     Value i0 = arith::MulIOp::create(b, loc, ivs[3], bq);
-    Value rows = arith::MinSIOp::create(
-        b, loc, bq, arith::SubIOp::create(b, loc, n, i0));
+    Value rows = arith::MinSIOp::create(b, loc, bq,
+                                        arith::SubIOp::create(b, loc, n, i0));
     OpFoldResult c0 = b.getIndexAttr(0), c1 = b.getIndexAttr(1);
     OpFoldResult d = b.getIndexAttr(headDim);
 
@@ -122,124 +122,110 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
     auto keyBlock = [&](OpBuilder &lb, Location lloc, Value j0,
                         OpFoldResult keys,
                         ValueRange iter) -> SmallVector<Value> {
-          Value m = iter[0], l = iter[1], acc = iter[2];
-          Value kTile = extractTile(lb, lloc, k, {bIv, sIv, j0, hIv, c0},
-                                    {c1, c1, keys, c1, d}, {2, 4});
-          Value vTile = extractTile(lb, lloc, v, {bIv, sIv, j0, hIv, c0},
-                                    {c1, c1, keys, c1, d}, {2, 4});
-          // k^T [D, keys] once per block, so that q k^T runs over (i, d, j)
-          // with j innermost, contiguous (the linear-layer form).
-          Value kT = linalg::TransposeOp::create(
-                         lb, lloc, kTile,
-                         emptyTensor(lb, lloc, {d, keys},
-                                     cast<ShapedType>(kTile.getType())
-                                         .getElementType()),
-                         ArrayRef<int64_t>{1, 0})
-                         .getResult()[0];
-          Value qk = buildGeneric(
-              lb, lloc, ValueRange{qTile, kT},
-              filledF32Tensor(lb, lloc, {rows, keys}, 0.0f),
-              {dimsMap(ctx, 3, {0, 1}), dimsMap(ctx, 3, {1, 2}),
-               dimsMap(ctx, 3, {0, 2})},
-              {utils::IteratorType::parallel, utils::IteratorType::reduction,
-               utils::IteratorType::parallel},
-              [&](OpBuilder &nb, Location nloc, ValueRange a) {
-                Value p = arith::MulFOp::create(nb, nloc,
-                                                extendToF32(nb, nloc, a[0]),
-                                                extendToF32(nb, nloc, a[1]));
-                return SmallVector<Value>{
-                    arith::AddFOp::create(nb, nloc, a[2], p)};
-              });
-          // scale, bias and mask.
-          SmallVector<Value> inputs = {qk};
-          SmallVector<AffineMap> maps = {ij};
-          if (bias) {
-            inputs.push_back(extractTile(lb, lloc, bias,
-                                         {bIv, c0, hIv, i0, j0},
-                                         {c1, c1, c1, rows, keys}, {3, 4}));
-            maps.push_back(ij);
-          }
-          if (mask) {
-            inputs.push_back(extractTile(lb, lloc, mask,
-                                         {bIv, sIv, c0, c0, j0},
-                                         {c1, c1, c1, c1, keys}, {4}));
-            maps.push_back(dimsMap(ctx, 2, {1}));
-          }
-          maps.push_back(ij);
-          Value scores = buildGeneric(
-              lb, lloc, inputs,
-              emptyTensor(lb, lloc, {rows, keys}, lb.getF32Type()), maps,
-              iteratorTypes(2), [&](OpBuilder &nb, Location nloc, ValueRange a) {
-                Value s = arith::MulFOp::create(nb, nloc, a[0],
-                                                f32Constant(nb, nloc, scale));
-                unsigned next = 1;
-                if (bias)
-                  s = arith::AddFOp::create(nb, nloc, s,
-                                            extendToF32(nb, nloc, a[next++]));
-                if (mask)
-                  s = arith::SelectOp::create(nb, nloc, a[next++], s,
-                                              f32Constant(nb, nloc, negInf));
-                return SmallVector<Value>{s};
-              });
-          // The running max starts from m.
-          Value mNew = buildGeneric(
-              lb, lloc, scores, m, {ij, i2}, iteratorTypes(1, 1),
-              [&](OpBuilder &nb, Location nloc, ValueRange a) {
-                return SmallVector<Value>{
-                    arith::MaximumFOp::create(nb, nloc, a[0], a[1])};
-              });
-          Value probs = buildGeneric(
-              lb, lloc, ValueRange{scores, mNew},
-              emptyTensor(lb, lloc, {rows, keys}, lb.getF32Type()),
-              {ij, i2, ij}, iteratorTypes(2),
-              [&](OpBuilder &nb, Location nloc, ValueRange a) {
-                Value diff = arith::SubFOp::create(nb, nloc, a[0],
-                                                   buildSafeMax(nb, nloc, a[1]));
-                return SmallVector<Value>{math::ExpOp::create(nb, nloc, diff)};
-              });
-          // alpha = exp(m - c) rescales what was summed so far.
-          Value alpha = buildGeneric(
-              lb, lloc, ValueRange{m, mNew},
-              emptyTensor(lb, lloc, {rows}, lb.getF32Type()), {i1, i1, i1},
-              iteratorTypes(1), [&](OpBuilder &nb, Location nloc, ValueRange a) {
-                Value diff = arith::SubFOp::create(nb, nloc, a[0],
-                                                   buildSafeMax(nb, nloc, a[1]));
-                return SmallVector<Value>{math::ExpOp::create(nb, nloc, diff)};
-              });
-          Value lScaled = buildGeneric(
-              lb, lloc, ValueRange{l, alpha},
-              emptyTensor(lb, lloc, {rows}, lb.getF32Type()), {i1, i1, i1},
-              iteratorTypes(1), [&](OpBuilder &nb, Location nloc, ValueRange a) {
-                return SmallVector<Value>{
-                    arith::MulFOp::create(nb, nloc, a[0], a[1])};
-              });
-          Value lNew = buildGeneric(
-              lb, lloc, probs, lScaled, {ij, i2}, iteratorTypes(1, 1),
-              [&](OpBuilder &nb, Location nloc, ValueRange a) {
-                return SmallVector<Value>{
-                    arith::AddFOp::create(nb, nloc, a[0], a[1])};
-              });
-          Value accScaled = buildGeneric(
-              lb, lloc, ValueRange{acc, alpha},
-              emptyTensor(lb, lloc, {rows, d}, lb.getF32Type()), {ij, i2, ij},
-              iteratorTypes(2), [&](OpBuilder &nb, Location nloc, ValueRange a) {
-                return SmallVector<Value>{
-                    arith::MulFOp::create(nb, nloc, a[0], a[1])};
-              });
-          // acc += p v over (i, j, d): d innermost, contiguous in v and acc.
-          Value accNew = buildGeneric(
-              lb, lloc, ValueRange{probs, vTile}, accScaled,
-              {dimsMap(ctx, 3, {0, 1}), dimsMap(ctx, 3, {1, 2}),
-               dimsMap(ctx, 3, {0, 2})},
-              {utils::IteratorType::parallel, utils::IteratorType::reduction,
-               utils::IteratorType::parallel},
-              [&](OpBuilder &nb, Location nloc, ValueRange a) {
-                Value p = arith::MulFOp::create(nb, nloc, a[0],
-                                                extendToF32(nb, nloc, a[1]));
-                return SmallVector<Value>{
-                    arith::AddFOp::create(nb, nloc, a[2], p)};
-              });
-          return {mNew, lNew, accNew};
+      Value m = iter[0], l = iter[1], acc = iter[2];
+      Value kTile = extractTile(lb, lloc, k, {bIv, sIv, j0, hIv, c0},
+                                {c1, c1, keys, c1, d}, {2, 4});
+      Value vTile = extractTile(lb, lloc, v, {bIv, sIv, j0, hIv, c0},
+                                {c1, c1, keys, c1, d}, {2, 4});
+      // k^T [D, keys] once per block, so that q k^T runs over (i, d, j)
+      // with j innermost, contiguous (the linear-layer form).
+      Value kT =
+          linalg::TransposeOp::create(
+              lb, lloc, kTile,
+              emptyTensor(lb, lloc, {d, keys},
+                          cast<ShapedType>(kTile.getType()).getElementType()),
+              ArrayRef<int64_t>{1, 0})
+              .getResult()[0];
+      Value qk = buildGeneric(lb, lloc, ValueRange{qTile, kT},
+                              filledF32Tensor(lb, lloc, {rows, keys}, 0.0f),
+                              {dimsMap(ctx, 3, {0, 1}), dimsMap(ctx, 3, {1, 2}),
+                               dimsMap(ctx, 3, {0, 2})},
+                              {utils::IteratorType::parallel,
+                               utils::IteratorType::reduction,
+                               utils::IteratorType::parallel},
+                              buildMultiplyAccumulate);
+      // scale, bias and mask.
+      SmallVector<Value> inputs = {qk};
+      SmallVector<AffineMap> maps = {ij};
+      if (bias) {
+        inputs.push_back(extractTile(lb, lloc, bias, {bIv, c0, hIv, i0, j0},
+                                     {c1, c1, c1, rows, keys}, {3, 4}));
+        maps.push_back(ij);
+      }
+      if (mask) {
+        inputs.push_back(extractTile(lb, lloc, mask, {bIv, sIv, c0, c0, j0},
+                                     {c1, c1, c1, c1, keys}, {4}));
+        maps.push_back(dimsMap(ctx, 2, {1}));
+      }
+      maps.push_back(ij);
+      Value scores = buildGeneric(
+          lb, lloc, inputs,
+          emptyTensor(lb, lloc, {rows, keys}, lb.getF32Type()), maps,
+          iteratorTypes(2), [&](OpBuilder &nb, Location nloc, ValueRange a) {
+            Value s = arith::MulFOp::create(nb, nloc, a[0],
+                                            f32Constant(nb, nloc, scale));
+            unsigned next = 1;
+            if (bias)
+              s = arith::AddFOp::create(nb, nloc, s,
+                                        extendToF32(nb, nloc, a[next++]));
+            if (mask)
+              s = arith::SelectOp::create(nb, nloc, a[next++], s,
+                                          f32Constant(nb, nloc, negInf));
+            return SmallVector<Value>{s};
+          });
+      // The running max starts from m.
+      Value mNew =
+          buildGeneric(lb, lloc, scores, m, {ij, i2}, iteratorTypes(1, 1),
+                       [&](OpBuilder &nb, Location nloc, ValueRange a) {
+                         return SmallVector<Value>{
+                             arith::MaximumFOp::create(nb, nloc, a[0], a[1])};
+                       });
+      Value probs = buildGeneric(
+          lb, lloc, ValueRange{scores, mNew},
+          emptyTensor(lb, lloc, {rows, keys}, lb.getF32Type()), {ij, i2, ij},
+          iteratorTypes(2), [&](OpBuilder &nb, Location nloc, ValueRange a) {
+            Value diff = arith::SubFOp::create(nb, nloc, a[0],
+                                               buildSafeMax(nb, nloc, a[1]));
+            return SmallVector<Value>{math::ExpOp::create(nb, nloc, diff)};
+          });
+      // alpha = exp(m - c) rescales what was summed so far.
+      Value alpha = buildGeneric(
+          lb, lloc, ValueRange{m, mNew},
+          emptyTensor(lb, lloc, {rows}, lb.getF32Type()), {i1, i1, i1},
+          iteratorTypes(1), [&](OpBuilder &nb, Location nloc, ValueRange a) {
+            Value diff = arith::SubFOp::create(nb, nloc, a[0],
+                                               buildSafeMax(nb, nloc, a[1]));
+            return SmallVector<Value>{math::ExpOp::create(nb, nloc, diff)};
+          });
+      Value lScaled = buildGeneric(
+          lb, lloc, ValueRange{l, alpha},
+          emptyTensor(lb, lloc, {rows}, lb.getF32Type()), {i1, i1, i1},
+          iteratorTypes(1), [&](OpBuilder &nb, Location nloc, ValueRange a) {
+            return SmallVector<Value>{
+                arith::MulFOp::create(nb, nloc, a[0], a[1])};
+          });
+      Value lNew =
+          buildGeneric(lb, lloc, probs, lScaled, {ij, i2}, iteratorTypes(1, 1),
+                       [&](OpBuilder &nb, Location nloc, ValueRange a) {
+                         return SmallVector<Value>{
+                             arith::AddFOp::create(nb, nloc, a[0], a[1])};
+                       });
+      Value accScaled = buildGeneric(
+          lb, lloc, ValueRange{acc, alpha},
+          emptyTensor(lb, lloc, {rows, d}, lb.getF32Type()), {ij, i2, ij},
+          iteratorTypes(2), [&](OpBuilder &nb, Location nloc, ValueRange a) {
+            return SmallVector<Value>{
+                arith::MulFOp::create(nb, nloc, a[0], a[1])};
+          });
+      // acc += p v over (i, j, d): d innermost, contiguous in v and acc.
+      Value accNew = buildGeneric(
+          lb, lloc, ValueRange{probs, vTile}, accScaled,
+          {dimsMap(ctx, 3, {0, 1}), dimsMap(ctx, 3, {1, 2}),
+           dimsMap(ctx, 3, {0, 2})},
+          {utils::IteratorType::parallel, utils::IteratorType::reduction,
+           utils::IteratorType::parallel},
+          buildMultiplyAccumulate);
+      return {mNew, lNew, accNew};
     };
     Value fullBlocks = arith::MulIOp::create(
         b, loc, arith::DivSIOp::create(b, loc, n, bk), bk);
@@ -255,9 +241,9 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
     auto tail = scf::IfOp::create(
         b, loc, hasTail,
         [&](OpBuilder &tb, Location tloc) {
-          scf::YieldOp::create(tb, tloc,
-                               keyBlock(tb, tloc, fullBlocks, remaining,
-                                        loop.getResults()));
+          scf::YieldOp::create(
+              tb, tloc,
+              keyBlock(tb, tloc, fullBlocks, remaining, loop.getResults()));
         },
         [&](OpBuilder &tb, Location tloc) {
           scf::YieldOp::create(tb, tloc, loop.getResults());
@@ -287,8 +273,8 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
           emptyTensor(b, loc, {rows}, b.getF32Type()), {i1, i1, i1},
           iteratorTypes(1), [&](OpBuilder &nb, Location nloc, ValueRange a) {
             Value logL = math::LogOp::create(nb, nloc, a[1]);
-            return SmallVector<Value>{
-                arith::AddFOp::create(nb, nloc, buildSafeMax(nb, nloc, a[0]), logL)};
+            return SmallVector<Value>{arith::AddFOp::create(
+                nb, nloc, buildSafeMax(nb, nloc, a[0]), logL)};
           });
 
     b.setInsertionPointToEnd(forall.getTerminator().getBody());
@@ -300,8 +286,7 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
         ArrayRef<OpFoldResult>{c1, c1, rows, c1, d}, ones);
     if (lseTile)
       tensor::ParallelInsertSliceOp::create(
-          b, loc, lseTile, shared[1],
-          ArrayRef<OpFoldResult>{bIv, sIv, hIv, i0},
+          b, loc, lseTile, shared[1], ArrayRef<OpFoldResult>{bIv, sIv, hIv, i0},
           ArrayRef<OpFoldResult>{c1, c1, c1, rows},
           ArrayRef<OpFoldResult>(ones).take_front(4));
     rewriter.replaceOp(op, forall.getResults());

@@ -47,8 +47,7 @@ namespace {
 
 /// Tiles any op of `OpTy` whose operand 0 is x [..., C] and whose single
 /// result is [..., C'].
-template <typename OpTy>
-struct TileRows : OpRewritePattern<OpTy> {
+template <typename OpTy> struct TileRows : OpRewritePattern<OpTy> {
   TileRows(MLIRContext *ctx, int64_t blockRows)
       : OpRewritePattern<OpTy>(ctx), blockRows(blockRows) {}
 
@@ -76,16 +75,16 @@ struct TileRows : OpRewritePattern<OpTy> {
     Value init = tensor::EmptyOp::create(
         b, loc, ArrayRef<OpFoldResult>{m, b.getIndexAttr(outWidth)},
         yType.getElementType());
-    auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{numBlocks}, ValueRange{init},
-        std::nullopt);
+    auto forall =
+        scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{numBlocks},
+                              ValueRange{init}, std::nullopt);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(forall.getTerminator());
-      Value m0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0),
-                                       block);
-      Value rows = arith::MinSIOp::create(
-          b, loc, block, arith::SubIOp::create(b, loc, m, m0));
+      Value m0 =
+          arith::MulIOp::create(b, loc, forall.getInductionVar(0), block);
+      Value rows = arith::MinSIOp::create(b, loc, block,
+                                          arith::SubIOp::create(b, loc, m, m0));
       OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
       auto sliceType = RankedTensorType::get({ShapedType::kDynamic, inWidth},
                                              xType.getElementType());

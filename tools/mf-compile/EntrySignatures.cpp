@@ -142,8 +142,7 @@ static std::string dtypeName(Type type) {
 
 llvm::FailureOr<std::vector<mf::EntrySignature>> mf::computeEntrySignatures(
     ModuleOp module,
-    const llvm::DenseMap<llvm::StringRef, std::vector<std::string>>
-        &argNames) {
+    const llvm::DenseMap<llvm::StringRef, std::vector<std::string>> &argNames) {
   std::vector<EntrySignature> entries;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (!func.isPublic() || func.isExternal())
@@ -217,12 +216,12 @@ llvm::FailureOr<std::vector<mf::EntrySignature>> mf::computeEntrySignatures(
       std::string dtype =
           tensorType ? dtypeName(tensorType.getElementType()) : "";
       if (dtype.empty())
-        return func.emitError() << "entry point '" << func.getName()
-                                << "' " << (isOutput ? "result" : "argument")
-                                << " '" << name
-                                << "' must be a ranked tensor of f32, f64, "
-                                   "f16, bf16, i1, i8, i32 or i64 but is "
-                                << type;
+        return func.emitError()
+               << "entry point '" << func.getName() << "' "
+               << (isOutput ? "result" : "argument") << " '" << name
+               << "' must be a ranked tensor of f32, f64, "
+                  "f16, bf16, i1, i8, i32 or i64 but is "
+               << type;
       ArgSignature arg{name, isOutput, dtype, {}, {}};
       for (int64_t i = 0, e = tensorType.getRank(); i < e; ++i) {
         if (!tensorType.isDynamicDim(i)) {
@@ -236,8 +235,8 @@ llvm::FailureOr<std::vector<mf::EntrySignature>> mf::computeEntrySignatures(
         if (inserted) {
           if (isOutput)
             return func.emitError()
-                   << "entry point '" << func.getName() << "' result '"
-                   << name << "' dim " << i
+                   << "entry point '" << func.getName() << "' result '" << name
+                   << "' dim " << i
                    << " cannot be related to any input dim; make it static "
                       "or derive it from an input";
           it->second = name + "." + std::to_string(i);
@@ -257,8 +256,8 @@ llvm::FailureOr<std::vector<mf::EntrySignature>> mf::computeEntrySignatures(
     }
     auto ret = cast<func::ReturnOp>(func.getBody().back().getTerminator());
     for (auto [i, value] : llvm::enumerate(ret.getOperands()))
-      if (failed(describe(value, value.getType(),
-                          "result" + std::to_string(i), /*isOutput=*/true)))
+      if (failed(describe(value, value.getType(), "result" + std::to_string(i),
+                          /*isOutput=*/true)))
         return failure();
     entries.push_back(std::move(entry));
   }

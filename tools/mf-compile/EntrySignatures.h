@@ -49,8 +49,7 @@ struct EntrySignature {
 /// cannot be related to the inputs.
 llvm::FailureOr<std::vector<EntrySignature>> computeEntrySignatures(
     mlir::ModuleOp module,
-    const llvm::DenseMap<llvm::StringRef, std::vector<std::string>>
-        &argNames);
+    const llvm::DenseMap<llvm::StringRef, std::vector<std::string>> &argNames);
 
 } // namespace mf
 

@@ -34,16 +34,15 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Transforms/Passes.h"
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/IR/InstIterator.h"
 #include "llvm/IR/LegacyPassManager.h"
-#include "llvm/IR/Operator.h"
 #include "llvm/IR/Module.h"
+#include "llvm/IR/Operator.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileUtilities.h"
-#include "llvm/TargetParser/SubtargetFeature.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Program.h"
@@ -52,22 +51,22 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
 
 using namespace mlir;
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> inputFilename(cl::Positional,
-                                          cl::desc("<input .mlir>"),
-                                          cl::Required);
+static cl::opt<std::string>
+    inputFilename(cl::Positional, cl::desc("<input .mlir>"), cl::Required);
 static cl::opt<std::string> outputFilename("o", cl::desc("Output file"),
                                            cl::value_desc("file"),
                                            cl::init("-"));
-static cl::opt<std::string> target("target",
-                                   cl::desc("Target: cpu, cuda or rocm"),
-                                   cl::init("cpu"));
 static cl::opt<std::string>
-    chip("chip", cl::desc("Chip: a CPU name (default: this host's) or "
-                          "sm_90a / gfx942 for the GPU targets"),
+    target("target", cl::desc("Target: cpu, cuda or rocm"), cl::init("cpu"));
+static cl::opt<std::string>
+    chip("chip",
+         cl::desc("Chip: a CPU name (default: this host's) or "
+                  "sm_90a / gfx942 for the GPU targets"),
          cl::init(""));
 static cl::opt<std::string>
     emit("emit",
@@ -148,30 +147,29 @@ renderManifest(const std::vector<mf::EntrySignature> &entries,
         else
           shape.push_back(symbol);
       }
-      args.push_back(llvm::json::Object{
-          {"name", arg.name},
-          {"role", arg.isOutput ? "output" : "input"},
-          {"dtype", arg.dtype},
-          {"shape", std::move(shape)}});
+      args.push_back(
+          llvm::json::Object{{"name", arg.name},
+                             {"role", arg.isOutput ? "output" : "input"},
+                             {"dtype", arg.dtype},
+                             {"shape", std::move(shape)}});
     }
-    jsonEntries.push_back(llvm::json::Object{
-        {"name", entry.name},
-        {"symbol", "_mf_entry_" + entry.name},
-        {"host_blob", "host"},
-        {"args", std::move(args)}});
+    jsonEntries.push_back(
+        llvm::json::Object{{"name", entry.name},
+                           {"symbol", "_mf_entry_" + entry.name},
+                           {"host_blob", "host"},
+                           {"args", std::move(args)}});
   }
   llvm::json::Object manifest{
       {"format_version", static_cast<int64_t>(mf::artifact::kFormatVersion)},
       {"target", "cpu"},
       {"chip", cpu},
       {"producer", "mf-compile 0.1"},
-      {"blobs",
-       llvm::json::Array{llvm::json::Object{
-           {"name", "host"},
-           {"kind", mf::artifact::kBlobKindElfSharedObject},
-           {"offset", static_cast<int64_t>(blobOffset)},
-           {"size", static_cast<int64_t>(blobSize)},
-           {"checksum", mf::artifact::formatChecksum(blobChecksum)}}}},
+      {"blobs", llvm::json::Array{llvm::json::Object{
+                    {"name", "host"},
+                    {"kind", mf::artifact::kBlobKindElfSharedObject},
+                    {"offset", static_cast<int64_t>(blobOffset)},
+                    {"size", static_cast<int64_t>(blobSize)},
+                    {"checksum", mf::artifact::formatChecksum(blobChecksum)}}}},
       {"entries", std::move(jsonEntries)}};
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -186,14 +184,13 @@ static LogicalResult linkSharedObject(llvm::StringRef objectPath,
   std::string lld = MF_LLVM_BIN_DIR "/ld.lld";
   std::string libDir = MF_LLVM_LIB_DIR;
   llvm::SmallVector<llvm::StringRef> args = {
-      lld, "-shared", "--no-undefined-version", "-o", soPath, objectPath,
-      "-L", libDir, "-rpath", libDir, "-lomp",
+      lld, "-shared", "--no-undefined-version", "-o", soPath, objectPath, "-L",
+      libDir, "-rpath", libDir, "-lomp",
       // ld.lld has no default search path.
-      "-L", "/usr/lib/x86_64-linux-gnu", "-L", "/lib/x86_64-linux-gnu",
-      "-lm", "-lc"};
+      "-L", "/usr/lib/x86_64-linux-gnu", "-L", "/lib/x86_64-linux-gnu", "-lm",
+      "-lc"};
   std::string error;
-  int rc = llvm::sys::ExecuteAndWait(lld, args, std::nullopt, {}, 0, 0,
-                                     &error);
+  int rc = llvm::sys::ExecuteAndWait(lld, args, std::nullopt, {}, 0, 0, &error);
   if (rc != 0) {
     llvm::errs() << "mf-compile: error: linking with " << lld
                  << " failed (exit " << rc << ") " << error << "\n";
@@ -211,9 +208,8 @@ int main(int argc, char **argv) {
                               "MegaFold-MLIR compiler: evo modules to "
                               "artifacts the mf runtime runs\n");
 
-  static const llvm::StringSet<llvm::MallocAllocator> emits = {"artifact", "evo",     "linalg",
-                                          "loops",    "llvm",    "llvm-ir",
-                                          "obj"};
+  static const llvm::StringSet<llvm::MallocAllocator> emits = {
+      "artifact", "evo", "linalg", "loops", "llvm", "llvm-ir", "obj"};
   if (!emits.contains(emit))
     return fail("unknown --emit '" + emit +
                 "' (expected artifact, evo, linalg, loops, llvm, llvm-ir or "
@@ -253,8 +249,8 @@ int main(int argc, char **argv) {
   } else {
     module = ModuleOp::create(FileLineColLoc::get(
         &context, sourceMgr.getMemoryBuffer(1)->getBufferIdentifier(), 0, 0));
-    module->getBody()->getOperations().splice(
-        module->getBody()->begin(), parsed.getOperations());
+    module->getBody()->getOperations().splice(module->getBody()->begin(),
+                                              parsed.getOperations());
   }
   if (failed(verify(*module)))
     return 1;
@@ -296,8 +292,7 @@ int main(int argc, char **argv) {
   mf::buildCPUPipeline(pm, options, last);
   if (failed(pm.run(*module)))
     return 1;
-  if (emit == "evo" || emit == "linalg" || emit == "loops" ||
-      emit == "llvm") {
+  if (emit == "evo" || emit == "linalg" || emit == "loops" || emit == "llvm") {
     std::string text;
     llvm::raw_string_ostream os(text);
     module->print(os);
@@ -312,8 +307,8 @@ int main(int argc, char **argv) {
       llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
   if (!llvmTarget)
     return fail(error);
-  std::string cpu = chip.empty() ? llvm::sys::getHostCPUName().str()
-                                 : std::string(chip);
+  std::string cpu =
+      chip.empty() ? llvm::sys::getHostCPUName().str() : std::string(chip);
   std::string features;
   if (chip.empty()) {
     llvm::SubtargetFeatures subtarget;
@@ -322,9 +317,8 @@ int main(int argc, char **argv) {
     features = subtarget.getString();
   }
   llvm::TargetOptions targetOptions;
-  std::unique_ptr<llvm::TargetMachine> machine(
-      llvmTarget->createTargetMachine(llvm::Triple(triple), cpu, features,
-                                      targetOptions, llvm::Reloc::PIC_));
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      llvm::Triple(triple), cpu, features, targetOptions, llvm::Reloc::PIC_));
   if (!machine)
     return fail("cannot create a target machine for CPU '" + cpu + "'");
 
@@ -398,7 +392,6 @@ int main(int argc, char **argv) {
         return renderManifest(*entries, cpu, offset, host->size(), checksum);
       },
       base);
-  std::string bytes =
-      mf::artifact::assembleArtifact(manifest, {{base, *host}});
+  std::string bytes = mf::artifact::assembleArtifact(manifest, {{base, *host}});
   return failed(writeOutput(bytes)) ? 1 : 0;
 }

@@ -17,7 +17,6 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mf::registerAllDialects(registry);
   mf::registerAllPasses();
-  return mlir::asMainReturnCode(
-      mlir::MlirOptMain(argc, argv, "MegaFold-MLIR optimizer driver\n",
-                        registry));
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "MegaFold-MLIR optimizer driver\n", registry));
 }

@@ -86,9 +86,8 @@ int64_t countNonFinite(const std::vector<unsigned char> &bytes,
     if (dtype == MF_DTYPE_F32) {
       std::memcpy(&v, &bytes[i * 4], 4);
     } else if (dtype == MF_DTYPE_BF16) {
-      uint32_t bits = static_cast<uint32_t>(bytes[i * 2] |
-                                            (bytes[i * 2 + 1] << 8))
-                      << 16;
+      uint32_t bits =
+          static_cast<uint32_t>(bytes[i * 2] | (bytes[i * 2 + 1] << 8)) << 16;
       std::memcpy(&v, &bits, 4);
     } else {
       continue;
@@ -99,10 +98,9 @@ int64_t countNonFinite(const std::vector<unsigned char> &bytes,
 }
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: mf-run MODEL.mfa [--entry NAME] [--size N] "
-               "[--dim SYMBOL=VALUE]... [--iters K] [--warmup W] "
-               "[--seed S]\n");
+  std::fprintf(stderr, "usage: mf-run MODEL.mfa [--entry NAME] [--size N] "
+                       "[--dim SYMBOL=VALUE]... [--iters K] [--warmup W] "
+                       "[--seed S]\n");
   return 2;
 }
 
@@ -150,8 +148,8 @@ int main(int argc, char **argv) {
       failed(mf_module_load_file(runtime, path.c_str(), &module),
              "loading the artifact"))
     return 1;
-  std::printf("%s: target %s, chip %s, %zu entries, seed=%llu\n",
-              path.c_str(), mf_module_target(module), mf_module_chip(module),
+  std::printf("%s: target %s, chip %s, %zu entries, seed=%llu\n", path.c_str(),
+              mf_module_target(module), mf_module_chip(module),
               mf_module_entry_count(module),
               static_cast<unsigned long long>(seed));
   std::mt19937_64 rng(seed);
@@ -194,9 +192,8 @@ int main(int argc, char **argv) {
         t.dims[d] = extent;
         elements *= extent;
       }
-      storage[a].assign(std::max<int64_t>(elements, 1) *
-                            mf_dtype_size(info.dtype),
-                        0);
+      storage[a].assign(
+          std::max<int64_t>(elements, 1) * mf_dtype_size(info.dtype), 0);
       if (!info.is_output)
         fillRandom(storage[a], info.dtype, elements, rng);
       t.data = storage[a].data();
@@ -230,8 +227,7 @@ int main(int argc, char **argv) {
     std::printf("entry %s:%s  median %.3f ms (min %.3f, max %.3f) over %d "
                 "runs; outputs %s\n",
                 name, dims.c_str(), ms[ms.size() / 2], ms.front(), ms.back(),
-                iters,
-                nonFinite ? "have non-finite values" : "all finite");
+                iters, nonFinite ? "have non-finite values" : "all finite");
     if (nonFinite)
       status = 1;
   }

@@ -10,10 +10,10 @@
 #include "mf/Dialect/Evo/IR/EvoDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -30,8 +30,7 @@ namespace mf {
 /// Options of mf-lower-to-cpu-pipeline.
 struct CPUPipelineOptions
     : public mlir::PassPipelineOptions<CPUPipelineOptions> {
-  Option<bool> fuse{*this, "fuse",
-                    llvm::cl::desc("Run the evo fusion passes"),
+  Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run the evo fusion passes"),
                     llvm::cl::init(true)};
   Option<bool> tileAttention{
       *this, "tile-attention",

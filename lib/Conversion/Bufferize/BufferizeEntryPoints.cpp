@@ -48,9 +48,9 @@ static LogicalResult addOutParams(func::FuncOp func) {
   SmallVector<Type> resultTypes(func.getResultTypes());
   for (Type type : resultTypes)
     if (!isa<RankedTensorType>(type))
-      return func.emitError() << "entry point '" << func.getName()
-                              << "' returns " << type
-                              << "; only ranked tensors can be returned";
+      return func.emitError()
+             << "entry point '" << func.getName() << "' returns " << type
+             << "; only ranked tensors can be returned";
   OpBuilder b(ret);
   SmallVector<Type> argTypes(func.getArgumentTypes());
   for (auto [i, result] : llvm::enumerate(ret.getOperands())) {
@@ -72,8 +72,7 @@ struct BufferizeEntryPointsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     for (auto func : module.getOps<func::FuncOp>())
-      if (func.isPublic() && !func.isExternal() &&
-          failed(addOutParams(func)))
+      if (func.isPublic() && !func.isExternal() && failed(addOutParams(func)))
         return signalPassFailure();
     IRRewriter rewriter(&getContext());
     if (failed(bufferization::eliminateEmptyTensors(rewriter, module)))
@@ -86,8 +85,8 @@ struct BufferizeEntryPointsPass
     options.allowReturnAllocsFromLoops = true;
     options.memCpyFn = copyWithLinalg;
     bufferization::BufferizationState state;
-    if (failed(bufferization::runOneShotModuleBufferize(module, options,
-                                                        state)))
+    if (failed(
+            bufferization::runOneShotModuleBufferize(module, options, state)))
       return signalPassFailure();
   }
 };

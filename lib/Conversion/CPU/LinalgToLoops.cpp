@@ -31,15 +31,14 @@ using namespace mlir;
 static void serialize(scf::ParallelOp parallel) {
   OpBuilder b(parallel);
   Block *body = parallel.getBody();
-  scf::buildLoopNest(
-      b, parallel.getLoc(), parallel.getLowerBound(),
-      parallel.getUpperBound(), parallel.getStep(),
-      [&](OpBuilder &nb, Location, ValueRange ivs) {
-        IRMapping mapping;
-        mapping.map(body->getArguments(), ivs);
-        for (Operation &op : body->without_terminator())
-          nb.clone(op, mapping);
-      });
+  scf::buildLoopNest(b, parallel.getLoc(), parallel.getLowerBound(),
+                     parallel.getUpperBound(), parallel.getStep(),
+                     [&](OpBuilder &nb, Location, ValueRange ivs) {
+                       IRMapping mapping;
+                       mapping.map(body->getArguments(), ivs);
+                       for (Operation &op : body->without_terminator())
+                         nb.clone(op, mapping);
+                     });
   parallel.erase();
 }
 

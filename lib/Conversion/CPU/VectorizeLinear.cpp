@@ -190,7 +190,8 @@ struct VectorizeLinear : OpRewritePattern<linalg::GenericOp> {
       int64_t fullColumns = n / width;
       if (fullColumns > 0) {
         Value cW = arith::ConstantIndexOp::create(bb, loc, width);
-        Value cEnd = arith::ConstantIndexOp::create(bb, loc, fullColumns * width);
+        Value cEnd =
+            arith::ConstantIndexOp::create(bb, loc, fullColumns * width);
         scf::ForOp::create(bb, loc, c0, cEnd, cW, ValueRange(),
                            [&](OpBuilder &cb, Location, Value n0, ValueRange) {
                              emitColumns(cb, n0, width);
@@ -198,10 +199,9 @@ struct VectorizeLinear : OpRewritePattern<linalg::GenericOp> {
                            });
       }
       if (n % width)
-        emitColumns(bb,
-                    arith::ConstantIndexOp::create(bb, loc,
-                                                   fullColumns * width),
-                    n % width);
+        emitColumns(
+            bb, arith::ConstantIndexOp::create(bb, loc, fullColumns * width),
+            n % width);
     };
 
     // Row blocks in parallel, unless this already runs inside a parallel
@@ -210,18 +210,16 @@ struct VectorizeLinear : OpRewritePattern<linalg::GenericOp> {
     bool nested = op->getParentOfType<scf::ForallOp>() ||
                   op->getParentOfType<scf::ParallelOp>();
     if (nested) {
-      scf::ForOp::create(b, loc, c0, fullBlocks, c1, ValueRange(),
-                         [&](OpBuilder &lb, Location lloc, Value block,
-                             ValueRange) {
-                           emitRows(lb, arith::MulIOp::create(lb, lloc, block,
-                                                              cR),
-                                    rows);
-                           scf::YieldOp::create(lb, lloc);
-                         });
+      scf::ForOp::create(
+          b, loc, c0, fullBlocks, c1, ValueRange(),
+          [&](OpBuilder &lb, Location lloc, Value block, ValueRange) {
+            emitRows(lb, arith::MulIOp::create(lb, lloc, block, cR), rows);
+            scf::YieldOp::create(lb, lloc);
+          });
     } else {
-      auto forall = scf::ForallOp::create(
-          b, loc, ArrayRef<OpFoldResult>{fullBlocks}, ValueRange(),
-          std::nullopt);
+      auto forall =
+          scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{fullBlocks},
+                                ValueRange(), std::nullopt);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(forall.getTerminator());
       Value m0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), cR);
@@ -229,8 +227,7 @@ struct VectorizeLinear : OpRewritePattern<linalg::GenericOp> {
     }
     Value rest = arith::MulIOp::create(b, loc, fullBlocks, cR);
     scf::ForOp::create(b, loc, rest, m, c1, ValueRange(),
-                       [&](OpBuilder &lb, Location lloc, Value mv,
-                           ValueRange) {
+                       [&](OpBuilder &lb, Location lloc, Value mv, ValueRange) {
                          emitRows(lb, mv, 1);
                          scf::YieldOp::create(lb, lloc);
                        });

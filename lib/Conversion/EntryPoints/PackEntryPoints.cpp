@@ -39,8 +39,7 @@ struct PackEntryPointsPass
     ModuleOp module = getOperation();
     SmallVector<LLVM::LLVMFuncOp> wrappers;
     for (auto func : module.getOps<LLVM::LLVMFuncOp>())
-      if (func.getName().starts_with(kCInterfacePrefix) &&
-          !func.isExternal() &&
+      if (func.getName().starts_with(kCInterfacePrefix) && !func.isExternal() &&
           func.getLinkage() != LLVM::Linkage::Internal &&
           func.getLinkage() != LLVM::Linkage::Private)
         wrappers.push_back(func);
@@ -58,20 +57,18 @@ struct PackEntryPointsPass
       }
       for (auto [i, param] : llvm::enumerate(type.getParams()))
         if (!isa<LLVM::LLVMPointerType>(param)) {
-          wrapper.emitError() << "entry point '" << wrapper.getName()
-                              << "' argument " << i
-                              << " is not a memref descriptor pointer but "
-                              << param;
+          wrapper.emitError()
+              << "entry point '" << wrapper.getName() << "' argument " << i
+              << " is not a memref descriptor pointer but " << param;
           return signalPassFailure();
         }
-      std::string name =
-          (kEntryPrefix +
-           wrapper.getName().drop_front(kCInterfacePrefix.size()))
-              .str();
+      std::string name = (kEntryPrefix + wrapper.getName().drop_front(
+                                             kCInterfacePrefix.size()))
+                             .str();
       Location loc = wrapper.getLoc();
       if (module.lookupSymbol(name)) {
-        wrapper.emitError() << "entry point symbol '" << name
-                            << "' already exists";
+        wrapper.emitError()
+            << "entry point symbol '" << name << "' already exists";
         return signalPassFailure();
       }
       auto entry = LLVM::LLVMFuncOp::create(

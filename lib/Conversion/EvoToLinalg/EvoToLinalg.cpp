@@ -61,15 +61,15 @@ static Value truncateTensor(OpBuilder &b, Location loc, Value f32Tensor,
   AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
   return buildGeneric(b, loc, f32Tensor, init, {id, id}, iteratorTypes(rank),
                       [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                        return SmallVector<Value>{truncateFromF32(
-                            nb, nloc, args[0], elementType)};
+                        return SmallVector<Value>{
+                            truncateFromF32(nb, nloc, args[0], elementType)};
                       });
 }
 
 /// layernorm(x) over the last dim, as an f32 tensor of x's shape. Two passes
 /// over x (mean, then the biased variance around it) for accuracy.
-static Value buildLayerNormF32(OpBuilder &b, Location loc, Value x,
-                               Value gamma, Value beta, float eps) {
+static Value buildLayerNormF32(OpBuilder &b, Location loc, Value x, Value gamma,
+                               Value beta, float eps) {
   MLIRContext *ctx = b.getContext();
   auto xType = cast<RankedTensorType>(x.getType());
   unsigned rank = xType.getRank();
@@ -95,8 +95,8 @@ static Value buildLayerNormF32(OpBuilder &b, Location loc, Value x,
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value mean = arith::MulFOp::create(nb, nloc, args[1],
                                            f32Constant(nb, nloc, invC));
-        Value d = arith::SubFOp::create(
-            nb, nloc, extendToF32(nb, nloc, args[0]), mean);
+        Value d = arith::SubFOp::create(nb, nloc,
+                                        extendToF32(nb, nloc, args[0]), mean);
         Value dd = arith::MulFOp::create(nb, nloc, d, d);
         return SmallVector<Value>{arith::AddFOp::create(nb, nloc, args[2], dd)};
       });
@@ -111,8 +111,8 @@ static Value buildLayerNormF32(OpBuilder &b, Location loc, Value x,
         Value rstd = math::RsqrtOp::create(
             nb, nloc,
             arith::AddFOp::create(nb, nloc, var, f32Constant(nb, nloc, eps)));
-        Value d = arith::SubFOp::create(
-            nb, nloc, extendToF32(nb, nloc, args[0]), mean);
+        Value d = arith::SubFOp::create(nb, nloc,
+                                        extendToF32(nb, nloc, args[0]), mean);
         Value y = arith::MulFOp::create(
             nb, nloc, arith::MulFOp::create(nb, nloc, d, rstd),
             extendToF32(nb, nloc, args[3]));
@@ -161,16 +161,11 @@ static Value buildLinearF32(OpBuilder &b, Location loc, Value x, Value weight,
   yDims.push_back(rank);
   SmallVector<utils::IteratorType> iterators = iteratorTypes(rank - 1, 1);
   iterators.push_back(utils::IteratorType::parallel);
-  return buildGeneric(
-      b, loc, ValueRange{x, wt}, init,
-      {dimsMap(ctx, rank + 1, xDims), dimsMap(ctx, rank + 1, {rank - 1, rank}),
-       dimsMap(ctx, rank + 1, yDims)},
-      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value p = arith::MulFOp::create(nb, nloc,
-                                        extendToF32(nb, nloc, args[0]),
-                                        extendToF32(nb, nloc, args[1]));
-        return SmallVector<Value>{arith::AddFOp::create(nb, nloc, args[2], p)};
-      });
+  return buildGeneric(b, loc, ValueRange{x, wt}, init,
+                      {dimsMap(ctx, rank + 1, xDims),
+                       dimsMap(ctx, rank + 1, {rank - 1, rank}),
+                       dimsMap(ctx, rank + 1, yDims)},
+                      iterators, buildMultiplyAccumulate);
 }
 
 /// swiglu(x) = x[..., :F] * silu(x[..., F:]) as an f32 tensor [..., F]. The
@@ -213,8 +208,8 @@ struct LayerNormLowering : OpRewritePattern<LayerNormOp> {
     Location loc = op.getLoc();
     Value y = buildLayerNormF32(rewriter, loc, op.getX(), op.getGamma(),
                                 op.getBeta(), op.getEps().convertToFloat());
-    rewriter.replaceOp(op, truncateTensor(rewriter, loc, y,
-                                          op.getType().getElementType()));
+    rewriter.replaceOp(
+        op, truncateTensor(rewriter, loc, y, op.getType().getElementType()));
     return success();
   }
 };
@@ -224,10 +219,10 @@ struct LinearLowering : OpRewritePattern<LinearOp> {
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    Value y = buildLinearF32(rewriter, loc, op.getX(), op.getWeight(),
-                             op.getBias());
-    rewriter.replaceOp(op, truncateTensor(rewriter, loc, y,
-                                          op.getType().getElementType()));
+    Value y =
+        buildLinearF32(rewriter, loc, op.getX(), op.getWeight(), op.getBias());
+    rewriter.replaceOp(
+        op, truncateTensor(rewriter, loc, y, op.getType().getElementType()));
     return success();
   }
 };
@@ -241,8 +236,8 @@ struct LayerNormLinearLowering : OpRewritePattern<LayerNormLinearOp> {
     Value n = buildLayerNormF32(rewriter, loc, op.getX(), op.getGamma(),
                                 op.getBeta(), op.getEps().convertToFloat());
     Value y = buildLinearF32(rewriter, loc, n, op.getWeight(), op.getBias());
-    rewriter.replaceOp(op, truncateTensor(rewriter, loc, y,
-                                          op.getType().getElementType()));
+    rewriter.replaceOp(
+        op, truncateTensor(rewriter, loc, y, op.getType().getElementType()));
     return success();
   }
 };
@@ -253,8 +248,8 @@ struct SwiGLULowering : OpRewritePattern<SwiGLUOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value y = buildSwiGLUF32(rewriter, loc, op.getX());
-    rewriter.replaceOp(op, truncateTensor(rewriter, loc, y,
-                                          op.getType().getElementType()));
+    rewriter.replaceOp(
+        op, truncateTensor(rewriter, loc, y, op.getType().getElementType()));
     return success();
   }
 };
@@ -269,8 +264,8 @@ struct TransitionLowering : OpRewritePattern<TransitionOp> {
     Value h = buildLinearF32(rewriter, loc, n, op.getWUp(), Value());
     Value a = buildSwiGLUF32(rewriter, loc, h);
     Value y = buildLinearF32(rewriter, loc, a, op.getWDown(), Value());
-    rewriter.replaceOp(op, truncateTensor(rewriter, loc, y,
-                                          op.getType().getElementType()));
+    rewriter.replaceOp(
+        op, truncateTensor(rewriter, loc, y, op.getType().getElementType()));
     return success();
   }
 };
@@ -302,14 +297,7 @@ struct PairBiasAttentionLowering : OpRewritePattern<PairBiasAttentionOp> {
         b, loc, ValueRange{q, k}, filledF32Tensor(b, loc, scoreSizes, 0.0f),
         {dimsMap(ctx, 6, {0, 1, 3, 2, 5}), dimsMap(ctx, 6, {0, 1, 4, 2, 5}),
          dimsMap(ctx, 6, {0, 1, 2, 3, 4})},
-        iteratorTypes(5, 1),
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value p = arith::MulFOp::create(nb, nloc,
-                                          extendToF32(nb, nloc, args[0]),
-                                          extendToF32(nb, nloc, args[1]));
-          return SmallVector<Value>{
-              arith::AddFOp::create(nb, nloc, args[2], p)};
-        });
+        iteratorTypes(5, 1), buildMultiplyAccumulate);
 
     SmallVector<Value> inputs = {qk};
     SmallVector<AffineMap> maps = {scoreMap};
@@ -334,9 +322,8 @@ struct PairBiasAttentionLowering : OpRewritePattern<PairBiasAttentionOp> {
     }
     maps.push_back(scoreMap);
     Value scores = buildGeneric(
-        b, loc, inputs, emptyTensor(b, loc, scoreSizes, b.getF32Type()),
-        maps, iteratorTypes(5),
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        b, loc, inputs, emptyTensor(b, loc, scoreSizes, b.getF32Type()), maps,
+        iteratorTypes(5), [&](OpBuilder &nb, Location nloc, ValueRange args) {
           Value s = arith::MulFOp::create(nb, nloc, args[0],
                                           f32Constant(nb, nloc, scale));
           unsigned next = 1;
@@ -350,13 +337,13 @@ struct PairBiasAttentionLowering : OpRewritePattern<PairBiasAttentionOp> {
         });
 
     AffineMap rowMap = dimsMap(ctx, 5, {0, 1, 2, 3});
-    Value rowMax = buildGeneric(
-        b, loc, scores, filledF32Tensor(b, loc, rowSizes, negInf),
-        {scoreMap, rowMap}, iteratorTypes(4, 1),
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          return SmallVector<Value>{
-              arith::MaximumFOp::create(nb, nloc, args[0], args[1])};
-        });
+    Value rowMax =
+        buildGeneric(b, loc, scores, filledF32Tensor(b, loc, rowSizes, negInf),
+                     {scoreMap, rowMap}, iteratorTypes(4, 1),
+                     [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                       return SmallVector<Value>{arith::MaximumFOp::create(
+                           nb, nloc, args[0], args[1])};
+                     });
     // A fully masked row has max -inf: subtract 0 instead so exp gives 0.
     Value safeMax = buildGeneric(
         b, loc, rowMax, emptyTensor(b, loc, rowSizes, b.getF32Type()),
@@ -372,26 +359,20 @@ struct PairBiasAttentionLowering : OpRewritePattern<PairBiasAttentionOp> {
           Value d = arith::SubFOp::create(nb, nloc, args[0], args[1]);
           return SmallVector<Value>{math::ExpOp::create(nb, nloc, d)};
         });
-    Value rowSum = buildGeneric(
-        b, loc, probs, filledF32Tensor(b, loc, rowSizes, 0.0f),
-        {scoreMap, rowMap}, iteratorTypes(4, 1),
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          return SmallVector<Value>{
-              arith::AddFOp::create(nb, nloc, args[0], args[1])};
-        });
+    Value rowSum =
+        buildGeneric(b, loc, probs, filledF32Tensor(b, loc, rowSizes, 0.0f),
+                     {scoreMap, rowMap}, iteratorTypes(4, 1),
+                     [&](OpBuilder &nb, Location nloc, ValueRange args) {
+                       return SmallVector<Value>{
+                           arith::AddFOp::create(nb, nloc, args[0], args[1])};
+                     });
     // o[b,s,i,h,d] = sum_j p[b,s,h,i,j] v[b,s,j,h,d]; loops b s h i d j.
     SmallVector<OpFoldResult> outSizes = qSizes;
     Value pv = buildGeneric(
         b, loc, ValueRange{probs, v}, filledF32Tensor(b, loc, outSizes, 0.0f),
         {dimsMap(ctx, 6, {0, 1, 2, 3, 5}), dimsMap(ctx, 6, {0, 1, 5, 2, 4}),
          dimsMap(ctx, 6, {0, 1, 3, 2, 4})},
-        iteratorTypes(5, 1),
-        [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value p = arith::MulFOp::create(nb, nloc, args[0],
-                                          extendToF32(nb, nloc, args[1]));
-          return SmallVector<Value>{
-              arith::AddFOp::create(nb, nloc, args[2], p)};
-        });
+        iteratorTypes(5, 1), buildMultiplyAccumulate);
 
     // Normalize (and gate) in q's layout; loops b s i h d.
     Type elementType = op.getOut().getType().getElementType();
@@ -408,9 +389,9 @@ struct PairBiasAttentionLowering : OpRewritePattern<PairBiasAttentionOp> {
         b, loc, normInputs, emptyTensor(b, loc, outSizes, elementType),
         normMaps, iteratorTypes(5),
         [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          return SmallVector<Value>{buildAttentionOutput(
-              nb, nloc, args[0], args[1], gate ? args[2] : Value(),
-              elementType)};
+          return SmallVector<Value>{
+              buildAttentionOutput(nb, nloc, args[0], args[1],
+                                   gate ? args[2] : Value(), elementType)};
         });
 
     SmallVector<Value> results = {out};
@@ -439,8 +420,8 @@ struct ConvertEvoToLinalgPass
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
     patterns.add<LayerNormLowering, LinearLowering, LayerNormLinearLowering,
-                 SwiGLULowering, TransitionLowering,
-                 PairBiasAttentionLowering>(ctx);
+                 SwiGLULowering, TransitionLowering, PairBiasAttentionLowering>(
+        ctx);
     ConversionTarget target(*ctx);
     target.addIllegalDialect<EvoDialect>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });

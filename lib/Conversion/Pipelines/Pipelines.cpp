@@ -27,8 +27,8 @@
 
 using namespace mlir;
 
-void mf::buildCPUPipeline(OpPassManager &pm,
-                          const CPUPipelineOptions &options, CPUStage last) {
+void mf::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options,
+                          CPUStage last) {
   // Whole-module view: entries, helpers inlined and dropped.
   pm.addPass(createMarkEntryPointsPass());
   pm.addPass(createInlinerPass());

@@ -48,9 +48,9 @@ public:
                         StringRef layout) {
     if (type.getRank() == rank)
       return success();
-    return op->emitOpError() << "expects " << name << " to have rank " << rank
-                             << " (" << layout << ") but got rank "
-                             << type.getRank();
+    return op->emitOpError()
+           << "expects " << name << " to have rank " << rank << " (" << layout
+           << ") but got rank " << type.getRank();
   }
 
   /// `type` has rank `rank` or more; `layout` spells the dims.
@@ -58,9 +58,9 @@ public:
                            StringRef layout) {
     if (type.getRank() >= rank)
       return success();
-    return op->emitOpError() << "expects " << name << " to have rank "
-                             << rank << " or more (" << layout
-                             << ") but got rank " << type.getRank();
+    return op->emitOpError()
+           << "expects " << name << " to have rank " << rank << " or more ("
+           << layout << ") but got rank " << type.getRank();
   }
 
   /// Dim `dim` of `type`, called `dimName`, is static.
@@ -95,19 +95,19 @@ public:
     int64_t actual = type.getDimSize(dim);
     if (actual == expected)
       return success();
-    return op->emitOpError() << "expects " << name << " dim " << dim
-                             << " to be " << expected << " (" << layout
-                             << ") but got " << formatDim(actual);
+    return op->emitOpError()
+           << "expects " << name << " dim " << dim << " to be " << expected
+           << " (" << layout << ") but got " << formatDim(actual);
   }
 
   /// The element type of `type` is `expected`, the element type of `source`.
-  LogicalResult sameElementType(StringRef name, ShapedType type,
-                                Type expected, StringRef source) {
+  LogicalResult sameElementType(StringRef name, ShapedType type, Type expected,
+                                StringRef source) {
     if (type.getElementType() == expected)
       return success();
-    return op->emitOpError() << "expects " << name << " element type "
-                             << expected << " (as " << source << ") but got "
-                             << type.getElementType();
+    return op->emitOpError()
+           << "expects " << name << " element type " << expected << " (as "
+           << source << ") but got " << type.getElementType();
   }
 
   /// A float attribute is finite, and non-negative when `nonNegative`.
@@ -170,8 +170,8 @@ static LogicalResult verifyLinearOperands(ShapeChecker &check, ShapedType x,
   if (failed(check.hasRank("weight", weight, 2, "[Nout, K]")) ||
       failed(check.isStatic("weight", weight, 0, "Nout")) ||
       failed(check.isStatic("weight", weight, 1, "K")) ||
-      failed(check.dimMatches("weight", weight, 1, "K", inFeatures,
-                              "x dim -1")) ||
+      failed(
+          check.dimMatches("weight", weight, 1, "K", inFeatures, "x dim -1")) ||
       failed(check.sameElementType("weight", weight, x.getElementType(), "x")))
     return failure();
   if (!bias)
@@ -222,8 +222,7 @@ static void reifyWithLastDim(OpBuilder &builder, Location loc, Value x,
 /// Checks the declared result types against those inferred from the
 /// operands, naming the result that differs. Runs after the operand checks,
 /// so the inference it relies on has verified operands.
-template <typename OpTy>
-static LogicalResult verifyResultTypes(OpTy op) {
+template <typename OpTy> static LogicalResult verifyResultTypes(OpTy op) {
   SmallVector<Type> inferred;
   if (failed(OpTy::inferReturnTypes(op->getContext(), op->getLoc(),
                                     typename OpTy::Adaptor(op), inferred)))
@@ -255,8 +254,7 @@ LogicalResult PairBiasAttentionOp::inferReturnTypes(
     SmallVectorImpl<Type> &inferredReturnTypes) {
   auto qType = dyn_cast<RankedTensorType>(adaptor.getQ().getType());
   if (!qType || qType.getRank() != 5)
-    return emitOptionalError(location,
-                             "expects q of rank 5 ([B, S, N, H, D])");
+    return emitOptionalError(location, "expects q of rank 5 ([B, S, N, H, D])");
   inferredReturnTypes.push_back(qType);
   if (adaptor.getReturnLse()) {
     ArrayRef<int64_t> s = qType.getShape();
@@ -387,8 +385,9 @@ LogicalResult LinearOp::verify() {
   return verifyResultTypes(*this);
 }
 
-LogicalResult LinearOp::reifyResultShapes(
-    OpBuilder &builder, ReifiedRankedShapedTypeDims &reifiedReturnShapes) {
+LogicalResult
+LinearOp::reifyResultShapes(OpBuilder &builder,
+                            ReifiedRankedShapedTypeDims &reifiedReturnShapes) {
   reifyWithLastDim(builder, getLoc(), getX(),
                    getWeight().getType().getDimSize(0), reifiedReturnShapes);
   return success();
@@ -459,11 +458,12 @@ LogicalResult SwiGLUOp::verify() {
   return verifyResultTypes(*this);
 }
 
-LogicalResult SwiGLUOp::reifyResultShapes(
-    OpBuilder &builder, ReifiedRankedShapedTypeDims &reifiedReturnShapes) {
+LogicalResult
+SwiGLUOp::reifyResultShapes(OpBuilder &builder,
+                            ReifiedRankedShapedTypeDims &reifiedReturnShapes) {
   RankedTensorType x = getX().getType();
-  reifyWithLastDim(builder, getLoc(), getX(),
-                   x.getDimSize(x.getRank() - 1) / 2, reifiedReturnShapes);
+  reifyWithLastDim(builder, getLoc(), getX(), x.getDimSize(x.getRank() - 1) / 2,
+                   reifiedReturnShapes);
   return success();
 }
 

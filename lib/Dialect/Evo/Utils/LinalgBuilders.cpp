@@ -65,6 +65,13 @@ SmallVector<utils::IteratorType> iteratorTypes(unsigned numParallel,
   return types;
 }
 
+SmallVector<Value> buildMultiplyAccumulate(OpBuilder &b, Location loc,
+                                           ValueRange args) {
+  Value product = arith::MulFOp::create(b, loc, extendToF32(b, loc, args[0]),
+                                        extendToF32(b, loc, args[1]));
+  return {arith::AddFOp::create(b, loc, args[2], product)};
+}
+
 Value buildSigmoid(OpBuilder &b, Location loc, Value x) {
   Value one = f32Constant(b, loc, 1.0f);
   Value neg = arith::NegFOp::create(b, loc, x);

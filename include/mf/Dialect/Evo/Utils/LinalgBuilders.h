@@ -25,8 +25,7 @@ using GenericBody = llvm::function_ref<llvm::SmallVector<mlir::Value>(
     mlir::OpBuilder &, mlir::Location, mlir::ValueRange)>;
 
 /// Extends a scalar to f32 (no-op for f32).
-mlir::Value extendToF32(mlir::OpBuilder &b, mlir::Location loc,
-                        mlir::Value v);
+mlir::Value extendToF32(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v);
 
 /// Truncates an f32 scalar to `type` (no-op for f32).
 mlir::Value truncateFromF32(mlir::OpBuilder &b, mlir::Location loc,
@@ -63,8 +62,7 @@ mlir::AffineMap dimsMap(mlir::MLIRContext *ctx, unsigned numDims,
 
 /// select(x == -inf, 0, x): the row max to subtract in a softmax, so that a
 /// fully masked row gives exp(-inf) = 0 rather than NaN.
-mlir::Value buildSafeMax(mlir::OpBuilder &b, mlir::Location loc,
-                         mlir::Value x);
+mlir::Value buildSafeMax(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x);
 
 /// One attention output element from the f32 accumulator and row sum:
 /// (sum == 0 ? 0 : acc / sum), times sigmoid(gate) when `gate` is non-null,
@@ -73,9 +71,14 @@ mlir::Value buildAttentionOutput(mlir::OpBuilder &b, mlir::Location loc,
                                  mlir::Value acc, mlir::Value sum,
                                  mlir::Value gate, mlir::Type type);
 
+/// The body of every contraction: yields out + f32(a) * f32(b) for the block
+/// arguments (a, b, out).
+llvm::SmallVector<mlir::Value> buildMultiplyAccumulate(mlir::OpBuilder &b,
+                                                       mlir::Location loc,
+                                                       mlir::ValueRange args);
+
 /// sigmoid(x) = 1 / (1 + exp(-x)) in f32.
-mlir::Value buildSigmoid(mlir::OpBuilder &b, mlir::Location loc,
-                         mlir::Value x);
+mlir::Value buildSigmoid(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x);
 
 } // namespace mf::evo
 
