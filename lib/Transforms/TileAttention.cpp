@@ -162,16 +162,8 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
           lb, lloc, inputs,
           emptyTensor(lb, lloc, {rows, keys}, lb.getF32Type()), maps,
           iteratorTypes(2), [&](OpBuilder &nb, Location nloc, ValueRange a) {
-            Value s = arith::MulFOp::create(nb, nloc, a[0],
-                                            f32Constant(nb, nloc, scale));
-            unsigned next = 1;
-            if (bias)
-              s = arith::AddFOp::create(nb, nloc, s,
-                                        extendToF32(nb, nloc, a[next++]));
-            if (mask)
-              s = arith::SelectOp::create(nb, nloc, a[next++], s,
-                                          f32Constant(nb, nloc, negInf));
-            return SmallVector<Value>{s};
+            return SmallVector<Value>{buildAttentionScore(
+                nb, nloc, a, scale, bool(bias), bool(mask))};
           });
       // The running max starts from m.
       Value mNew =
@@ -184,18 +176,14 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
           lb, lloc, ValueRange{scores, mNew},
           emptyTensor(lb, lloc, {rows, keys}, lb.getF32Type()), {ij, i2, ij},
           iteratorTypes(2), [&](OpBuilder &nb, Location nloc, ValueRange a) {
-            Value diff = arith::SubFOp::create(nb, nloc, a[0],
-                                               buildSafeMax(nb, nloc, a[1]));
-            return SmallVector<Value>{math::ExpOp::create(nb, nloc, diff)};
+            return SmallVector<Value>{buildShiftedExp(nb, nloc, a[0], a[1])};
           });
       // alpha = exp(m - c) rescales what was summed so far.
       Value alpha = buildGeneric(
           lb, lloc, ValueRange{m, mNew},
           emptyTensor(lb, lloc, {rows}, lb.getF32Type()), {i1, i1, i1},
           iteratorTypes(1), [&](OpBuilder &nb, Location nloc, ValueRange a) {
-            Value diff = arith::SubFOp::create(nb, nloc, a[0],
-                                               buildSafeMax(nb, nloc, a[1]));
-            return SmallVector<Value>{math::ExpOp::create(nb, nloc, diff)};
+            return SmallVector<Value>{buildShiftedExp(nb, nloc, a[0], a[1])};
           });
       Value lScaled = buildGeneric(
           lb, lloc, ValueRange{l, alpha},

@@ -324,16 +324,8 @@ struct PairBiasAttentionLowering : OpRewritePattern<PairBiasAttentionOp> {
     Value scores = buildGeneric(
         b, loc, inputs, emptyTensor(b, loc, scoreSizes, b.getF32Type()), maps,
         iteratorTypes(5), [&](OpBuilder &nb, Location nloc, ValueRange args) {
-          Value s = arith::MulFOp::create(nb, nloc, args[0],
-                                          f32Constant(nb, nloc, scale));
-          unsigned next = 1;
-          if (bias)
-            s = arith::AddFOp::create(nb, nloc, s,
-                                      extendToF32(nb, nloc, args[next++]));
-          if (mask)
-            s = arith::SelectOp::create(nb, nloc, args[next++], s,
-                                        f32Constant(nb, nloc, negInf));
-          return SmallVector<Value>{s};
+          return SmallVector<Value>{buildAttentionScore(
+              nb, nloc, args, scale, bool(bias), bool(mask))};
         });
 
     AffineMap rowMap = dimsMap(ctx, 5, {0, 1, 2, 3});

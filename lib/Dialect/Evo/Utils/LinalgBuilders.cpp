@@ -94,6 +94,24 @@ Value buildSafeMax(OpBuilder &b, Location loc, Value x) {
   return arith::SelectOp::create(b, loc, isInf, f32Constant(b, loc, 0.0f), x);
 }
 
+Value buildAttentionScore(OpBuilder &b, Location loc, ValueRange args,
+                          float scale, bool hasBias, bool hasMask) {
+  Value s = arith::MulFOp::create(b, loc, args[0], f32Constant(b, loc, scale));
+  unsigned next = 1;
+  if (hasBias)
+    s = arith::AddFOp::create(b, loc, s, extendToF32(b, loc, args[next++]));
+  if (hasMask)
+    s = arith::SelectOp::create(
+        b, loc, args[next++], s,
+        f32Constant(b, loc, -std::numeric_limits<float>::infinity()));
+  return s;
+}
+
+Value buildShiftedExp(OpBuilder &b, Location loc, Value x, Value max) {
+  Value diff = arith::SubFOp::create(b, loc, x, buildSafeMax(b, loc, max));
+  return math::ExpOp::create(b, loc, diff);
+}
+
 Value buildAttentionOutput(OpBuilder &b, Location loc, Value acc, Value sum,
                            Value gate, Type type) {
   Value zero = f32Constant(b, loc, 0.0f);

@@ -64,6 +64,16 @@ mlir::AffineMap dimsMap(mlir::MLIRContext *ctx, unsigned numDims,
 /// fully masked row gives exp(-inf) = 0 rather than NaN.
 mlir::Value buildSafeMax(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x);
 
+/// One attention score from the block arguments (q.k, [bias], [mask]):
+/// scale * q.k, plus the bias, or -inf where the mask is false.
+mlir::Value buildAttentionScore(mlir::OpBuilder &b, mlir::Location loc,
+                                mlir::ValueRange args, float scale,
+                                bool hasBias, bool hasMask);
+
+/// exp(x - buildSafeMax(max)): a softmax numerator, 0 for a fully masked row.
+mlir::Value buildShiftedExp(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::Value x, mlir::Value max);
+
 /// One attention output element from the f32 accumulator and row sum:
 /// (sum == 0 ? 0 : acc / sum), times sigmoid(gate) when `gate` is non-null,
 /// rounded to `type`.
