@@ -101,7 +101,7 @@ struct TileAttention : OpRewritePattern<PairBiasAttentionOp> {
 
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(forall.getTerminator());
-    ValueRange ivs = forall.getInductionVars();
+    SmallVector<Value> ivs = forall.getInductionVars();
     Value bIv = ivs[0], sIv = ivs[1], hIv = ivs[2];
     Value i0 = arith::MulIOp::create(b, loc, ivs[3], bq);
     Value rows = arith::MinSIOp::create(b, loc, bq,
