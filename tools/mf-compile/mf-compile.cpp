@@ -87,6 +87,11 @@ static cl::opt<int64_t> blockQ("block-q", cl::desc("Attention query block"),
                                cl::init(32));
 static cl::opt<int64_t> blockK("block-k", cl::desc("Attention key block"),
                                cl::init(64));
+static cl::opt<std::string> tuningTable(
+    "tuning-table",
+    cl::desc("cuda: JSON table of kernel tile sizes per chip and shape "
+             "(default: the built-in table)"),
+    cl::init(""));
 
 /// Prints `message` as mf-compile's error and returns 1.
 static int fail(const llvm::Twine &message) {
@@ -134,7 +139,8 @@ collectArgNames(ModuleOp module, const AsmParserState &state) {
 /// The manifest JSON with the host blob at `blobOffset`.
 static std::string
 renderManifest(const std::vector<mf::EntrySignature> &entries,
-               llvm::StringRef cpu, uint64_t blobOffset, uint64_t blobSize,
+               llvm::StringRef target, llvm::StringRef cpu,
+               uint64_t blobOffset, uint64_t blobSize,
                uint64_t blobChecksum) {
   llvm::json::Array jsonEntries;
   for (const mf::EntrySignature &entry : entries) {
@@ -161,7 +167,7 @@ renderManifest(const std::vector<mf::EntrySignature> &entries,
   }
   llvm::json::Object manifest{
       {"format_version", static_cast<int64_t>(mf::artifact::kFormatVersion)},
-      {"target", "cpu"},
+      {"target", target},
       {"chip", cpu},
       {"producer", "mf-compile 0.1"},
       {"blobs", llvm::json::Array{llvm::json::Object{
@@ -180,15 +186,17 @@ renderManifest(const std::vector<mf::EntrySignature> &entries,
 /// Links `objectPath` into a shared object at `soPath` with ld.lld, against
 /// the OpenMP runtime.
 static LogicalResult linkSharedObject(llvm::StringRef objectPath,
-                                      llvm::StringRef soPath) {
+                                      llvm::StringRef soPath, bool openmp) {
   std::string lld = MF_LLVM_BIN_DIR "/ld.lld";
   std::string libDir = MF_LLVM_LIB_DIR;
-  llvm::SmallVector<llvm::StringRef> args = {
-      lld, "-shared", "--no-undefined-version", "-o", soPath, objectPath, "-L",
-      libDir, "-rpath", libDir, "-lomp",
-      // ld.lld has no default search path.
-      "-L", "/usr/lib/x86_64-linux-gnu", "-L", "/lib/x86_64-linux-gnu", "-lm",
-      "-lc"};
+  llvm::SmallVector<llvm::StringRef> args = {lld, "-shared",
+                                             "--no-undefined-version", "-o",
+                                             soPath, objectPath};
+  if (openmp)
+    args.append({"-L", libDir, "-rpath", libDir, "-lomp"});
+  // ld.lld has no default search path.
+  args.append({"-L", "/usr/lib/x86_64-linux-gnu", "-L", "/lib/x86_64-linux-gnu",
+               "-lm", "-lc"});
   std::string error;
   int rc = llvm::sys::ExecuteAndWait(lld, args, std::nullopt, {}, 0, 0, &error);
   if (rc != 0) {
@@ -214,11 +222,16 @@ int main(int argc, char **argv) {
     return fail("unknown --emit '" + emit +
                 "' (expected artifact, evo, linalg, loops, llvm, llvm-ir or "
                 "obj)");
-  if (target == "cuda" || target == "rocm")
-    return fail("target '" + target +
-                "' is not implemented yet in this build (available: cpu)");
-  if (target != "cpu")
+  if (target == "rocm")
+    return fail("target 'rocm' is not implemented yet in this build "
+                "(available: cpu, cuda)");
+  if (target != "cpu" && target != "cuda")
     return fail("unknown target '" + target + "' (expected cpu, cuda or rocm)");
+  const bool cuda = target == "cuda";
+  std::string deviceChip = chip.empty() ? "sm_90a" : std::string(chip);
+  if (cuda && !llvm::StringRef(deviceChip).starts_with("sm_"))
+    return fail("--chip '" + deviceChip +
+                "' is not a CUDA chip (expected e.g. sm_80, sm_90a, sm_100a)");
   if (blockQ < 1 || blockK < 1)
     return fail("--block-q and --block-k must be positive");
 
@@ -289,7 +302,20 @@ int main(int argc, char **argv) {
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)))
     return 1;
-  mf::buildCPUPipeline(pm, options, last);
+  if (cuda) {
+    mf::NVVMPipelineOptions nvvm;
+    nvvm.chip = deviceChip;
+    nvvm.fuse = !noFusion;
+    nvvm.tuningTable = tuningTable;
+    mf::NVVMStage stage = mf::NVVMStage::LLVM;
+    if (emit == "evo")
+      stage = mf::NVVMStage::Evo;
+    else if (emit == "linalg" || emit == "loops")
+      stage = mf::NVVMStage::Kernels;
+    mf::buildNVVMPipeline(pm, nvvm, stage);
+  } else {
+    mf::buildCPUPipeline(pm, options, last);
+  }
   if (failed(pm.run(*module)))
     return 1;
   if (emit == "evo" || emit == "linalg" || emit == "loops" || emit == "llvm") {
@@ -307,10 +333,12 @@ int main(int argc, char **argv) {
       llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
   if (!llvmTarget)
     return fail(error);
-  std::string cpu =
-      chip.empty() ? llvm::sys::getHostCPUName().str() : std::string(chip);
+  // The host code of a cuda artifact only launches kernels: generic x86-64.
+  std::string cpu = cuda          ? std::string("x86-64")
+                    : chip.empty() ? llvm::sys::getHostCPUName().str()
+                                   : std::string(chip);
   std::string features;
-  if (chip.empty()) {
+  if (chip.empty() && !cuda) {
     llvm::SubtargetFeatures subtarget;
     for (const auto &[name, enabled] : llvm::sys::getHostCPUFeatures())
       subtarget.AddFeature(name, enabled);
@@ -379,7 +407,7 @@ int main(int argc, char **argv) {
           llvm::sys::fs::createTemporaryFile("mf-compile", "so", soPath))
     return fail("cannot create a temporary file: " + ec.message());
   llvm::FileRemover soRemover(soPath);
-  if (failed(linkSharedObject(objectPath, soPath)))
+  if (failed(linkSharedObject(objectPath, soPath, /*openmp=*/!cuda)))
     return 1;
   std::optional<std::string> host = readFile(soPath);
   if (!host)
@@ -389,7 +417,8 @@ int main(int argc, char **argv) {
   uint64_t base = 0;
   std::string manifest = mf::artifact::renderManifest(
       [&](uint64_t offset) {
-        return renderManifest(*entries, cpu, offset, host->size(), checksum);
+        return renderManifest(*entries, target, cuda ? deviceChip : cpu,
+                              offset, host->size(), checksum);
       },
       base);
   std::string bytes = mf::artifact::assembleArtifact(manifest, {{base, *host}});

@@ -11,11 +11,14 @@
 
 #include "mf/InitAllDialects.h"
 #include "mf/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mf::registerAllDialects(registry);
+  // gpu-module-to-binary translates device code to LLVM IR.
+  mlir::registerAllToLLVMIRTranslations(registry);
   mf::registerAllPasses();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "MegaFold-MLIR optimizer driver\n", registry));

@@ -10,10 +10,14 @@
 #include "mf/Dialect/Evo/IR/EvoDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -80,7 +84,49 @@ void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options,
                       CPUStage last = CPUStage::LLVM);
 
-/// Registers mf-lower-to-cpu-pipeline.
+/// Options of mf-lower-to-nvvm-pipeline.
+struct NVVMPipelineOptions
+    : public mlir::PassPipelineOptions<NVVMPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("CUDA chip: sm_80, sm_90a, sm_100a"),
+                           llvm::cl::init("sm_90a")};
+  Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run the evo fusion passes"),
+                    llvm::cl::init(true)};
+  Option<std::string> tuningTable{
+      *this, "tuning-table",
+      llvm::cl::desc("JSON tile-size table (default: the built-in one)"),
+      llvm::cl::init("")};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit for ptxas/fatbinary/libdevice (default: "
+                     "$CUDA_HOME, else /usr/local/cuda)"),
+      llvm::cl::init("")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("Device code format: fatbin (cubin for the chip plus "
+                     "PTX for newer ones), bin, isa, offloading"),
+      llvm::cl::init("fatbin")};
+};
+
+/// The stages of the NVVM pipeline.
+enum class NVVMStage {
+  /// Fused evo on tensors.
+  Evo,
+  /// Host code on memrefs plus the gpu.module of generated kernels.
+  Kernels,
+  /// LLVM dialect host code with the device binary embedded.
+  LLVM,
+};
+
+/// Fills `pm` with the evo -> NVVM pipeline, up to and including `last`.
+void buildNVVMPipeline(mlir::OpPassManager &pm,
+                       const NVVMPipelineOptions &options,
+                       NVVMStage last = NVVMStage::LLVM);
+
+/// The PTX ISA features ptxas needs for `chip`.
+std::string ptxFeaturesForChip(llvm::StringRef chip);
+
+/// Registers mf-lower-to-cpu-pipeline and mf-lower-to-nvvm-pipeline.
 void registerPipelines();
 
 } // namespace mf

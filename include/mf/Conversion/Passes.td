@@ -60,6 +60,67 @@ def BufferizeEntryPointsPass : Pass<"mf-bufferize", "::mlir::ModuleOp"> {
 }
 
 //===----------------------------------------------------------------------===//
+// ConvertEvoToGPUPass
+//===----------------------------------------------------------------------===//
+
+def ConvertEvoToGPUPass : Pass<"convert-evo-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Lower evo ops to launches of generated tensor-core kernels";
+  let description = [{
+    Replaces every pair_bias_attention, layernorm_linear, linear and
+    transition (bf16 or f16) by a gpu.launch_func of a kernel generated into
+    the gpu.module `@mf_kernels`: flash attention and row-block GEMMs whose
+    block products are mma.sync m16n8k16 on the tensor cores (nvgpu.ldmatrix
+    + nvvm.mma.sync), LayerNorm in the GEMM prologue and SwiGLU between the
+    transition's two GEMMs, all in registers. Tile sizes come from the tuning
+    table for `chip`.
+
+    Operands cross into the launch through bufferization.to_buffer (read
+    only) and results come back through bufferization.to_tensor of a fresh
+    buffer, so one-shot bufferization places them (mf-bufferize makes the
+    returned ones the caller's out-params).
+
+    An evo op this pass cannot lower is an error naming the op and the
+    reason; so is any other op on tensors except reshapes (the cuda target
+    has no generic code path yet).
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
+           "The target chip, as the tuning table names it">,
+    Option<"tuningTable", "tuning-table", "std::string", /*default=*/"\"\"",
+           "A JSON tuning table to read instead of the built-in one">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// GPUHostBuffersPass
+//===----------------------------------------------------------------------===//
+
+def GPUHostBuffersPass : Pass<"mf-gpu-host-buffers", "::mlir::func::FuncOp"> {
+  let summary = "Make the host code's buffers device memory";
+  let description = [{
+    In a function of the cuda target every memref is device memory that the
+    host code only passes to kernels. This pass (1) writes kernel results
+    straight into the out-parameter they are copied to at the end (a
+    buffer allocated, written, then copied whole into an out-param becomes
+    that out-param), then (2) turns the remaining memref.alloc/dealloc into
+    gpu.alloc/gpu.dealloc and memref.copy/linalg.copy into gpu.memcpy.
+
+    Input invariant: bufferized host code after mf-bufferize.
+  }];
+  let dependentDialects = [
+    "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect"
+  ];
+}
+
+//===----------------------------------------------------------------------===//
 // ApproximateMathPass
 //===----------------------------------------------------------------------===//
 

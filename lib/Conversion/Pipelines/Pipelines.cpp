@@ -18,6 +18,8 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -104,6 +106,85 @@ void mf::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options,
   pm.addPass(createPackEntryPointsPass());
 }
 
+std::string mf::ptxFeaturesForChip(llvm::StringRef chip) {
+  // sm_100a needs PTX ISA 8.6; CUDA 13's ptxas takes 8.0 for the rest.
+  if (chip.starts_with("sm_10") || chip.starts_with("sm_12"))
+    return "+ptx86";
+  return "+ptx80";
+}
+
+void mf::buildNVVMPipeline(OpPassManager &pm,
+                           const NVVMPipelineOptions &options,
+                           NVVMStage last) {
+  pm.addPass(createMarkEntryPointsPass());
+  pm.addPass(createInlinerPass());
+  pm.addPass(createSymbolDCEPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  if (options.fuse) {
+    OpPassManager &funcPm = pm.nest<func::FuncOp>();
+    funcPm.addPass(createEvoFuseTransitionPass());
+    funcPm.addPass(createEvoFuseLayerNormLinearPass());
+  }
+  if (last == NVVMStage::Evo)
+    return;
+  // Kernels and launches; then buffers, the returned ones written in place.
+  pm.addPass(createConvertEvoToGPUPass(
+      ConvertEvoToGPUPassOptions{options.chip, options.tuningTable}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createBufferizeEntryPointsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.nest<func::FuncOp>().addPass(createGPUHostBuffersPass());
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addPass(createCanonicalizerPass());
+  if (last == NVVMStage::Kernels)
+    return;
+
+  // Device code: NVVM, then a binary per gpu.module.
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = ptxFeaturesForChip(options.chip);
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &devicePm = pm.nest<gpu::GPUModuleOp>();
+  devicePm.addPass(memref::createExpandStridedMetadataPass());
+  devicePm.addPass(createLowerAffinePass());
+  devicePm.addPass(createConvertNVGPUToNVVMPass());
+  devicePm.addPass(createSCFToControlFlowPass());
+  devicePm.addPass(createConvertGpuOpsToNVVMOps());
+  // After gpu -> nvvm: its memref patterns must see the vector ops' memrefs.
+  devicePm.addPass(createConvertVectorToLLVMPass());
+  devicePm.addPass(createUBToLLVMConversionPass());
+  devicePm.addPass(createConvertNVVMToLLVMPass());
+  devicePm.addPass(createCanonicalizerPass());
+  devicePm.addPass(createCSEPass());
+  devicePm.addPass(createReconcileUnrealizedCastsPass());
+
+  // Host code: launches become mgpu* calls, which the runtime provides.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
+  memrefOptions.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = options.toolkit;
+  if (binary.toolkitPath.empty()) {
+    const char *cudaHome = std::getenv("CUDA_HOME");
+    binary.toolkitPath = cudaHome ? cudaHome : "/usr/local/cuda";
+  }
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createPackEntryPointsPass());
+}
+
 void mf::registerPipelines() {
   PassPipelineRegistration<CPUPipelineOptions>(
       "mf-lower-to-cpu-pipeline",
@@ -111,5 +192,12 @@ void mf::registerPipelines() {
       "attention tiling, bufferization, OpenMP loops, packed entry points)",
       [](OpPassManager &pm, const CPUPipelineOptions &options) {
         buildCPUPipeline(pm, options);
+      });
+  PassPipelineRegistration<NVVMPipelineOptions>(
+      "mf-lower-to-nvvm-pipeline",
+      "Lower evo modules for NVIDIA GPUs: fusion, tensor-core kernels "
+      "(mma.sync), NVVM, a fatbin per gpu.module, host code calling mgpu*",
+      [](OpPassManager &pm, const NVVMPipelineOptions &options) {
+        buildNVVMPipeline(pm, options);
       });
 }

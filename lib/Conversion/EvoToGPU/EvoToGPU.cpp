@@ -1,0 +1,372 @@
+//===- EvoToGPU.cpp - evo ops to launches of generated kernels ------------===//
+//
+// Part of MegaFold-MLIR, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Host side of the cuda target: each evo op becomes to_buffer of its
+// operands, a buffer per result, one gpu.launch_func and to_tensor of the
+// results. The kernels themselves are built by AttentionKernel.cpp and
+// GemmKernels.cpp into the gpu.module @mf_kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+#include "TuningTable.h"
+
+#include "mf/Conversion/Passes.h"
+#include "mf/Dialect/Evo/IR/EvoOps.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace mf {
+#define GEN_PASS_DEF_CONVERTEVOTOGPUPASS
+#include "mf/Conversion/Passes.h.inc"
+} // namespace mf
+
+using namespace mlir;
+using namespace mf::gpu_kernels;
+
+namespace {
+
+MemRefType bufferType(Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  return MemRefType::get(type.getShape(), type.getElementType());
+}
+
+Value toBuffer(OpBuilder &b, Location loc, Value tensor) {
+  return bufferization::ToBufferOp::create(b, loc, bufferType(tensor), tensor,
+                                           /*read_only=*/true);
+}
+
+/// A fresh buffer of `type` whose dynamic sizes are taken from `sizes`.
+Value allocate(OpBuilder &b, Location loc, RankedTensorType type,
+               ArrayRef<OpFoldResult> sizes) {
+  SmallVector<Value> dynamic;
+  for (auto [i, size] : llvm::enumerate(type.getShape()))
+    if (ShapedType::isDynamic(size))
+      dynamic.push_back(getValueOrCreateConstantIndexOp(b, loc, sizes[i]));
+  return memref::AllocOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()),
+      dynamic);
+}
+
+Value toTensor(OpBuilder &b, Location loc, Value buffer,
+               RankedTensorType type) {
+  return bufferization::ToTensorOp::create(b, loc, type, buffer,
+                                           /*restrict=*/true,
+                                           /*writable=*/true);
+}
+
+/// x [..., C] as [M, C].
+Value collapseRows(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getRank() == 2)
+    return x;
+  ReassociationIndices rows;
+  for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+    rows.push_back(i);
+  return tensor::CollapseShapeOp::create(
+      b, loc, x,
+      SmallVector<ReassociationIndices>{rows, {type.getRank() - 1}});
+}
+
+Value expandRows(OpBuilder &b, Location loc, Value y2d, RankedTensorType type,
+                 ArrayRef<OpFoldResult> sizes) {
+  if (type.getRank() == 2)
+    return y2d;
+  ReassociationIndices rows;
+  for (int64_t i = 0; i + 1 < type.getRank(); ++i)
+    rows.push_back(i);
+  return tensor::ExpandShapeOp::create(
+      b, loc, type, y2d,
+      SmallVector<ReassociationIndices>{rows, {type.getRank() - 1}}, sizes);
+}
+
+struct ConvertEvoToGPUPass
+    : public mf::impl::ConvertEvoToGPUPassBase<ConvertEvoToGPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    llvm::Expected<TuningTable> table =
+        tuningTable.empty() ? TuningTable::builtin()
+                            : TuningTable::load(tuningTable);
+    if (!table) {
+      module.emitError(llvm::toString(table.takeError()));
+      return signalPassFailure();
+    }
+    this->table = &*table;
+
+    SmallVector<Operation *> ops;
+    module.walk([&](Operation *op) {
+      if (isa<mf::evo::EvoDialect>(op->getDialect()))
+        ops.push_back(op);
+    });
+    if (ops.empty())
+      return;
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    UnitAttr::get(&getContext()));
+    OpBuilder mb(&getContext());
+    mb.setInsertionPointToEnd(module.getBody());
+    kernels = gpu::GPUModuleOp::create(mb, module.getLoc(), "mf_kernels");
+
+    for (Operation *op : ops) {
+      LogicalResult converted =
+          llvm::TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([&](mf::evo::PairBiasAttentionOp a) {
+                return convertAttention(a);
+              })
+              .Case([&](mf::evo::LayerNormLinearOp l) {
+                return convertLinear(l, l.getX(), l.getGamma(), l.getBeta(),
+                                     l.getWeight(), l.getBias(),
+                                     l.getEps().convertToDouble());
+              })
+              .Case([&](mf::evo::LinearOp l) {
+                return convertLinear(l, l.getX(), Value(), Value(),
+                                     l.getWeight(), l.getBias(), 0.0);
+              })
+              .Case([&](mf::evo::TransitionOp t) {
+                return convertTransition(t);
+              })
+              .Default([&](Operation *other) {
+                return other->emitOpError()
+                       << "has no CUDA kernel yet (the cuda target runs "
+                          "pair_bias_attention, layernorm_linear, linear and "
+                          "transition; fusion makes layernorm + linear and "
+                          "the transition chain into those)";
+              });
+      if (failed(converted))
+        return signalPassFailure();
+    }
+    if (failed(checkHostOps(module)))
+      return signalPassFailure();
+  }
+
+private:
+  std::string kernelName(Operation *op, StringRef kind) {
+    auto func = op->getParentOfType<FunctionOpInterface>();
+    return (func ? func.getName().str() : std::string("kernel")) + "_" +
+           kind.str() + "_" + std::to_string(counter++);
+  }
+
+  SmallVector<OpFoldResult> resultSizes(Operation *op, unsigned result) {
+    OpBuilder b(op);
+    ReifiedRankedShapedTypeDims dims;
+    if (failed(reifyResultShapes(b, op, dims)))
+      return {};
+    return dims[result];
+  }
+
+  LogicalResult convertAttention(mf::evo::PairBiasAttentionOp op) {
+    auto qType = op.getQ().getType();
+    Type elem = qType.getElementType();
+    int64_t heads = qType.getDimSize(3), headDim = qType.getDimSize(4);
+    std::string why;
+    if (!attentionKernelSupports(elem, headDim, why))
+      return op.emitOpError() << "cannot run on the cuda target: " << why;
+    std::optional<AttentionTiles> tiles = table->attention(chip, headDim);
+    if (!tiles)
+      return op.emitOpError() << "the tuning table has no attention entry "
+                                 "for chip "
+                              << chip << " and head dim " << headDim;
+
+    Location loc = op.getLoc();
+    AttentionSpec spec;
+    spec.elemType = elem;
+    spec.heads = heads;
+    spec.headDim = headDim;
+    spec.hasMask = static_cast<bool>(op.getMask());
+    spec.hasBias = static_cast<bool>(op.getBias());
+    spec.hasGate = static_cast<bool>(op.getGate());
+    spec.hasLse = static_cast<bool>(op.getLse());
+    spec.scale = op.getScaleValue();
+
+    SmallVector<OpFoldResult> outSizes = resultSizes(op, 0);
+    SmallVector<OpFoldResult> lseSizes =
+        spec.hasLse ? resultSizes(op, 1) : SmallVector<OpFoldResult>();
+    OpBuilder b(op);
+    SmallVector<Value> args;
+    for (Value operand : op->getOperands())
+      args.push_back(toBuffer(b, loc, operand));
+    Value out = allocate(b, loc, op.getOut().getType(), outSizes);
+    args.push_back(out);
+    Value lse;
+    if (spec.hasLse) {
+      lse = allocate(b, loc, op.getLse().getType(), lseSizes);
+      args.push_back(lse);
+    }
+    for (Value a : args)
+      spec.argTypes.push_back(a.getType());
+
+    gpu::GPUFuncOp kernel = buildAttentionKernel(
+        kernels, kernelName(op, "attention"), spec, *tiles, loc);
+    Value s = tensor::DimOp::create(b, loc, op.getQ(), 1);
+    Value n = tensor::DimOp::create(b, loc, op.getQ(), 2);
+    Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
+    auto cst = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    auto ceilDiv = [&](Value x, int64_t y) -> Value {
+      return arith::DivUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, x, cst(y - 1)), cst(y));
+    };
+    gpu::KernelDim3 grid{
+        ceilDiv(n, tiles->blockQ), cst(heads),
+        arith::MulIOp::create(b, loc, batch, ceilDiv(s, tiles->sGroup))};
+    gpu::KernelDim3 block{cst(tiles->blockQ / 16 * 32), cst(1), cst(1)};
+    gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, Value(), args);
+
+    SmallVector<Value> results = {toTensor(b, loc, out, op.getOut().getType())};
+    if (spec.hasLse)
+      results.push_back(toTensor(b, loc, lse, op.getLse().getType()));
+    op->replaceAllUsesWith(results);
+    op->erase();
+    return success();
+  }
+
+  /// Launches the row-block kernel `kernel` over x2d's rows and returns the
+  /// [M, cols] result as a tensor.
+  Value launchRows(OpBuilder &b, Location loc, gpu::GPUFuncOp kernel,
+                   ArrayRef<Value> args, int64_t blockM) {
+    auto cst = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, loc, v);
+    };
+    Value rows = memref::DimOp::create(b, loc, args.front(), 0);
+    Value blocks = arith::DivUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, rows, cst(blockM - 1)),
+        cst(blockM));
+    gpu::KernelDim3 grid{blocks, cst(1), cst(1)};
+    gpu::KernelDim3 block{cst(blockM / 16 * 32), cst(1), cst(1)};
+    gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, Value(), args);
+    return args.back();
+  }
+
+  LogicalResult convertLinear(Operation *op, Value x, Value gamma, Value beta,
+                              Value weight, Value bias, double eps) {
+    auto xType = cast<RankedTensorType>(x.getType());
+    auto yType = cast<RankedTensorType>(op->getResult(0).getType());
+    Type elem = xType.getElementType();
+    int64_t c = xType.getShape().back(), nOut = yType.getShape().back();
+    std::string why;
+    if (!gemmKernelSupports(elem, c, why))
+      return op->emitOpError() << "cannot run on the cuda target: " << why;
+    for (Value v : {gamma, beta, weight, bias})
+      if (v && cast<RankedTensorType>(v.getType()).getElementType() != elem)
+        return op->emitOpError()
+               << "cannot run on the cuda target: the tensor-core kernel "
+                  "needs every operand in the element type of x";
+    std::optional<GemmTiles> tiles = table->layerNormLinear(chip, nOut);
+    if (!tiles)
+      return op->emitOpError()
+             << "the tuning table has no layernorm_linear entry for chip "
+             << chip;
+    Location loc = op->getLoc();
+    SmallVector<OpFoldResult> ySizes = resultSizes(op, 0);
+    OpBuilder b(op);
+    Value x2d = collapseRows(b, loc, x);
+    SmallVector<Value> args = {toBuffer(b, loc, x2d)};
+    for (Value v : {gamma, beta, weight, bias})
+      if (v)
+        args.push_back(toBuffer(b, loc, v));
+    Value rows = tensor::DimOp::create(b, loc, x2d, 0);
+    auto y2dType = RankedTensorType::get(
+        {cast<RankedTensorType>(x2d.getType()).getDimSize(0), nOut}, elem);
+    Value out = allocate(b, loc, y2dType, {rows, b.getIndexAttr(nOut)});
+    args.push_back(out);
+
+    LayerNormLinearSpec spec;
+    spec.elemType = elem;
+    spec.inChannels = c;
+    spec.outChannels = nOut;
+    spec.normalize = static_cast<bool>(gamma);
+    spec.hasBias = static_cast<bool>(bias);
+    spec.eps = eps;
+    for (Value a : args)
+      spec.argTypes.push_back(a.getType());
+    gpu::GPUFuncOp kernel = buildLayerNormLinearKernel(
+        kernels, kernelName(op, gamma ? "layernorm_linear" : "linear"), spec,
+        *tiles, loc);
+    launchRows(b, loc, kernel, args, tiles->blockM);
+    Value y = expandRows(b, loc, toTensor(b, loc, out, y2dType), yType,
+                         ySizes);
+    op->getResult(0).replaceAllUsesWith(y);
+    op->erase();
+    return success();
+  }
+
+  LogicalResult convertTransition(mf::evo::TransitionOp op) {
+    auto xType = op.getX().getType();
+    Type elem = xType.getElementType();
+    int64_t c = xType.getShape().back();
+    int64_t f = op.getWDown().getType().getDimSize(1);
+    std::string why;
+    if (!gemmKernelSupports(elem, c, why))
+      return op.emitOpError() << "cannot run on the cuda target: " << why;
+    std::optional<GemmTiles> tiles = table->transition(chip);
+    if (!tiles)
+      return op.emitOpError()
+             << "the tuning table has no transition entry for chip " << chip;
+    if (f % tiles->blockN != 0)
+      return op.emitOpError() << "cannot run on the cuda target: hidden size "
+                              << f << " is not a multiple of the tile "
+                              << tiles->blockN;
+    Location loc = op.getLoc();
+    SmallVector<OpFoldResult> ySizes = resultSizes(op, 0);
+    OpBuilder b(op);
+    Value x2d = collapseRows(b, loc, op.getX());
+    SmallVector<Value> args = {toBuffer(b, loc, x2d)};
+    for (Value v : {op.getGamma(), op.getBeta(), op.getWUp(), op.getWDown()})
+      args.push_back(toBuffer(b, loc, v));
+    Value rows = tensor::DimOp::create(b, loc, x2d, 0);
+    auto y2dType = RankedTensorType::get(
+        {cast<RankedTensorType>(x2d.getType()).getDimSize(0), c}, elem);
+    Value out = allocate(b, loc, y2dType, {rows, b.getIndexAttr(c)});
+    args.push_back(out);
+
+    TransitionSpec spec;
+    spec.elemType = elem;
+    spec.channels = c;
+    spec.hidden = f;
+    spec.eps = op.getEps().convertToDouble();
+    for (Value a : args)
+      spec.argTypes.push_back(a.getType());
+    gpu::GPUFuncOp kernel = buildTransitionKernel(
+        kernels, kernelName(op, "transition"), spec, *tiles, loc);
+    launchRows(b, loc, kernel, args, tiles->blockM);
+    Value y = expandRows(b, loc, toTensor(b, loc, out, y2dType),
+                         op.getY().getType(), ySizes);
+    op.getY().replaceAllUsesWith(y);
+    op.erase();
+    return success();
+  }
+
+  /// The host code may only move tensors between kernels.
+  LogicalResult checkHostOps(ModuleOp module) {
+    WalkResult result = module.walk([&](Operation *op) {
+      if (op->getParentOfType<gpu::GPUModuleOp>() || isa<gpu::GPUModuleOp>(op))
+        return WalkResult::skip();
+      if (isa<bufferization::ToBufferOp, bufferization::ToTensorOp,
+              tensor::DimOp, tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+              func::ReturnOp, func::CallOp, tensor::EmptyOp>(op))
+        return WalkResult::advance();
+      auto isTensor = [](Type t) { return isa<TensorType>(t); };
+      if (llvm::any_of(op->getOperandTypes(), isTensor) ||
+          llvm::any_of(op->getResultTypes(), isTensor)) {
+        op->emitOpError() << "on tensors is not supported by the cuda target "
+                             "yet: its host code only passes tensors between "
+                             "kernels and reshapes them";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    return failure(result.wasInterrupted());
+  }
+
+  const TuningTable *table = nullptr;
+  gpu::GPUModuleOp kernels;
+  int counter = 0;
+};
+
+} // namespace

@@ -1,0 +1,357 @@
+//===- GemmKernels.cpp - LayerNorm -> GEMM kernels on tensor cores --------===//
+//
+// Part of MegaFold-MLIR, under the Apache License v2.0 with LLVM Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Row-block GEMMs over x viewed as [M, C]: a block owns blockM rows, 16 per
+// warp. Each warp loads its rows straight into A fragments (no shared
+// memory): a thread holds a quarter of each of its two rows, so the
+// LayerNorm statistics (f32, two-pass variance) are a 4-lane reduction, and
+// the normalized row never exists outside registers.
+//
+// layernorm_linear: for each tile of blockN output columns, the weight tile
+// [blockN, C] goes to shared memory and the warp multiplies; bias in the
+// epilogue.
+//
+// transition: for each chunk of blockN hidden units f, the tiles
+// w_up[f, :], w_up[F + f, :] and w_down[:, f] go to shared memory; the up
+// products give a and b, h = a * silu(b) (SwiGLU) is repacked in registers
+// as the A fragment of the down product, which accumulates into the [16, C]
+// output of each warp. The [M, 2F] and [M, F] layers never reach memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+#include "Kernels.h"
+
+using namespace mlir;
+using namespace mf::gpu_kernels;
+
+bool mf::gpu_kernels::gemmKernelSupports(Type elemType, int64_t inChannels,
+                                         std::string &why) {
+  if (!elemType.isBF16() && !elemType.isF16()) {
+    why = "the tensor-core GEMM kernels take bf16 or f16 operands";
+    return false;
+  }
+  if (inChannels % 16 != 0 || inChannels > 256) {
+    why = "the tensor-core GEMM kernels need input channels that are a "
+          "multiple of 16, at most 256";
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+/// The per-thread state common to both kernels.
+struct RowBlock {
+  Value tid, lane, group, thread;
+  /// First row of this warp.
+  Value warpRow;
+  std::array<Value, 2> row, rowValid;
+};
+
+RowBlock setUpRows(KernelBuilder &kb, Value x, int64_t blockM) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  RowBlock rb;
+  rb.tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+  rb.lane = kb.rem(rb.tid, 32);
+  rb.group = kb.div(rb.lane, 4);
+  rb.thread = kb.rem(rb.lane, 4);
+  Value block = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+  rb.warpRow = kb.add(kb.mul(block, kb.idx(blockM)),
+                      kb.mul(kb.div(rb.tid, 32), kb.idx(16)));
+  Value m = memref::DimOp::create(b, x, 0);
+  for (int r = 0; r < 2; ++r) {
+    rb.row[r] = kb.add(rb.warpRow, kb.add(rb.group, kb.idx(8 * r)));
+    rb.rowValid[r] = kb.lt(rb.row[r], m);
+  }
+  return rb;
+}
+
+/// Loads this warp's 16 rows of x [M, C] as C/16 A fragments, normalized
+/// with gamma and beta when `gamma` is set.
+SmallVector<FragA> loadNormalizedRows(KernelBuilder &kb, const RowBlock &rb,
+                                      Value x, Value gamma, Value beta,
+                                      int64_t channels, double eps) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Type elem = kb.elementType();
+  auto vec2 = VectorType::get({2}, elem);
+  Value m = memref::DimOp::create(b, x, 0);
+  Value lastRow = arith::SubIOp::create(b, m, kb.idx(1));
+  const int64_t kSteps = channels / 16;
+  // vals[r][kk][half][e]: row g + 8r, column 16kk + 8half + 2t + e.
+  using Pair = std::array<Value, 2>;
+  SmallVector<std::array<std::array<Pair, 2>, 2>> vals(kSteps);
+  SmallVector<std::array<Value, 2>> cols(kSteps);
+  auto loadPair = [&](Value src, ValueRange index) -> Pair {
+    Value v = vector::LoadOp::create(b, vec2, src, index, false,
+                                     llvm::MaybeAlign(4));
+    return {kb.toF32(vector::ExtractOp::create(b, v, ArrayRef<int64_t>{0})),
+            kb.toF32(vector::ExtractOp::create(b, v, ArrayRef<int64_t>{1}))};
+  };
+  for (int64_t kk = 0; kk < kSteps; ++kk)
+    for (int half = 0; half < 2; ++half)
+      cols[kk][half] = kb.add(kb.mul(rb.thread, kb.idx(2)),
+                              kb.idx(16 * kk + 8 * half));
+  for (int r = 0; r < 2; ++r) {
+    Value row = kb.minIdx(rb.row[r], lastRow);
+    for (int64_t kk = 0; kk < kSteps; ++kk)
+      for (int half = 0; half < 2; ++half)
+        vals[kk][r][half] = loadPair(x, {row, cols[kk][half]});
+  }
+  if (gamma) {
+    Value invC = kb.f32(1.0 / static_cast<double>(channels));
+    for (int r = 0; r < 2; ++r) {
+      Value sum = kb.f32(0.0);
+      for (auto &kv : vals)
+        for (Value e : {kv[r][0][0], kv[r][0][1], kv[r][1][0], kv[r][1][1]})
+          sum = kb.fadd(sum, e);
+      Value mean = kb.fmul(kb.groupSum(sum), invC);
+      Value sq = kb.f32(0.0);
+      for (auto &kv : vals)
+        for (int half = 0; half < 2; ++half)
+          for (int e = 0; e < 2; ++e) {
+            Value dlt = arith::SubFOp::create(b, kv[r][half][e], mean);
+            kv[r][half][e] = dlt;
+            sq = kb.fadd(sq, kb.fmul(dlt, dlt));
+          }
+      Value var = kb.fmul(kb.groupSum(sq), invC);
+      Value rstd = math::RsqrtOp::create(b, kb.fadd(var, kb.f32(eps)));
+      for (int64_t kk = 0; kk < kSteps; ++kk)
+        for (int half = 0; half < 2; ++half) {
+          Pair g = loadPair(gamma, {cols[kk][half]});
+          Pair bt = loadPair(beta, {cols[kk][half]});
+          for (int e = 0; e < 2; ++e) {
+            Value &v = vals[kk][r][half][e];
+            v = kb.fadd(kb.fmul(kb.fmul(v, rstd), g[e]), bt[e]);
+          }
+        }
+    }
+  }
+  SmallVector<FragA> frags;
+  for (auto &kv : vals)
+    frags.push_back({kb.pack(kv[0][0][0], kv[0][0][1]),
+                     kb.pack(kv[1][0][0], kv[1][0][1]),
+                     kb.pack(kv[0][1][0], kv[0][1][1]),
+                     kb.pack(kv[1][1][0], kv[1][1][1])});
+  return frags;
+}
+
+/// Writes accumulator tile `acc` at columns [col0, col0+8) of this thread's
+/// rows in out [M, ncols], skipping rows past M and columns past `ncols`.
+void storeTile(KernelBuilder &kb, const RowBlock &rb, Value out, Value col0,
+               int64_t ncols, const Acc &acc, Value bias) {
+  ImplicitLocOpBuilder &b = kb.builder();
+  Type elem = kb.elementType();
+  Value col = kb.add(col0, kb.mul(rb.thread, kb.idx(2)));
+  std::array<Value, 2> colIdx = {col, kb.add(col, kb.idx(1))};
+  std::array<Value, 2> colValid = {kb.lt(colIdx[0], kb.idx(ncols)),
+                                   kb.lt(colIdx[1], kb.idx(ncols))};
+  std::array<Value, 2> biasVal;
+  if (bias)
+    for (int e = 0; e < 2; ++e) {
+      Value c = kb.minIdx(colIdx[e], kb.idx(ncols - 1));
+      biasVal[e] = kb.toF32(memref::LoadOp::create(b, bias, ValueRange{c}));
+    }
+  for (int r = 0; r < 2; ++r) {
+    std::array<Value, 2> v = {acc[2 * r], acc[2 * r + 1]};
+    if (bias)
+      for (int e = 0; e < 2; ++e)
+        v[e] = kb.fadd(v[e], biasVal[e]);
+    if (ncols % 2 == 0) {
+      // Both columns are in range together; 4-byte aligned.
+      auto f32x2 = VectorType::get({2}, b.getF32Type());
+      Value pair = vector::FromElementsOp::create(b, f32x2, ValueRange{v[0], v[1]});
+      Value narrow =
+          arith::TruncFOp::create(b, VectorType::get({2}, elem), pair);
+      kb.ifThen(kb.andI(rb.rowValid[r], colValid[0]), [&] {
+        vector::StoreOp::create(b, narrow, out, ValueRange{rb.row[r], col},
+                                false, llvm::MaybeAlign(4));
+      });
+      continue;
+    }
+    for (int e = 0; e < 2; ++e) {
+      Value narrow = arith::TruncFOp::create(b, elem, v[e]);
+      kb.ifThen(kb.andI(rb.rowValid[r], colValid[e]), [&] {
+        memref::StoreOp::create(b, narrow, out,
+                                ValueRange{rb.row[r], colIdx[e]});
+      });
+    }
+  }
+}
+
+gpu::GPUFuncOp createKernel(gpu::GPUModuleOp module, StringRef name,
+                            ArrayRef<Type> argTypes, TypeRange workgroup,
+                            int64_t threads, Location loc) {
+  MLIRContext *ctx = module.getContext();
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(module.getBody());
+  auto func = gpu::GPUFuncOp::create(
+      mb, loc, name, FunctionType::get(ctx, argTypes, {}), workgroup);
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
+  func.setKnownBlockSizeAttr(
+      mb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  return func;
+}
+
+} // namespace
+
+gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernel(
+    gpu::GPUModuleOp module, StringRef name, const LayerNormLinearSpec &spec,
+    const GemmTiles &tiles, Location loc) {
+  MLIRContext *ctx = module.getContext();
+  const int64_t c = spec.inChannels, nOut = spec.outChannels;
+  const int64_t bn = tiles.blockN, threads = tiles.blockM / 16 * 32;
+  auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  auto wsType = MemRefType::get({1, bn, c + 8}, spec.elemType, nullptr, wg);
+  gpu::GPUFuncOp func =
+      createKernel(module, name, spec.argTypes, {wsType}, threads, loc);
+  Block &entry = func.getBody().front();
+  ImplicitLocOpBuilder b(loc, ctx);
+  b.setInsertionPointToStart(&entry);
+  KernelBuilder kb(b, spec.elemType);
+
+  unsigned argIdx = 0;
+  Value x = entry.getArgument(argIdx++);
+  Value gamma = spec.normalize ? entry.getArgument(argIdx++) : Value();
+  Value beta = spec.normalize ? entry.getArgument(argIdx++) : Value();
+  Value w = entry.getArgument(argIdx++);
+  Value bias = spec.hasBias ? entry.getArgument(argIdx++) : Value();
+  Value out = entry.getArgument(argIdx++);
+  Value ws = func.getWorkgroupAttributions()[0];
+
+  RowBlock rb = setUpRows(kb, x, tiles.blockM);
+  SmallVector<FragA> xa =
+      loadNormalizedRows(kb, rb, x, gamma, beta, c, spec.eps);
+  auto vec8 = VectorType::get({8}, spec.elemType);
+  Value c0 = kb.idx(0);
+  auto loop = scf::ForOp::create(b, c0, kb.idx((nOut + bn - 1) / bn),
+                                 kb.idx(1));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value colStart = kb.mul(loop.getInductionVar(), kb.idx(bn));
+    gpu::BarrierOp::create(b);
+    kb.copyTileToShared(ws, c0, colStart, bn, kb.idx(nOut), c, c, rb.tid,
+                        threads, [&](Value row, Value col) -> Value {
+                          return vector::LoadOp::create(
+                              b, vec8, w, ValueRange{row, col}, false,
+                              llvm::MaybeAlign(16));
+                        });
+    gpu::BarrierOp::create(b);
+    SmallVector<Acc> acc(bn / 8, kb.zeroAcc());
+    for (int64_t kk = 0; kk < c / 16; ++kk)
+      for (int64_t jp = 0; jp < bn / 16; ++jp) {
+        auto [b0, b1] = kb.loadFragBFromNK(ws, c0, jp * 16, kk * 16, rb.lane);
+        acc[2 * jp] = kb.mma(xa[kk], b0, acc[2 * jp]);
+        acc[2 * jp + 1] = kb.mma(xa[kk], b1, acc[2 * jp + 1]);
+      }
+    for (int64_t j = 0; j < bn / 8; ++j)
+      storeTile(kb, rb, out, kb.add(colStart, kb.idx(8 * j)), nOut, acc[j],
+                bias);
+  }
+  gpu::ReturnOp::create(b);
+  return func;
+}
+
+gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernel(
+    gpu::GPUModuleOp module, StringRef name, const TransitionSpec &spec,
+    const GemmTiles &tiles, Location loc) {
+  MLIRContext *ctx = module.getContext();
+  const int64_t c = spec.channels, f = spec.hidden, bf = tiles.blockN;
+  const int64_t threads = tiles.blockM / 16 * 32;
+  auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  // Rows of w_up for a and for b; the [C, bf] slice of w_down.
+  auto upType = MemRefType::get({2, bf, c + 8}, spec.elemType, nullptr, wg);
+  auto downType = MemRefType::get({1, c, bf + 8}, spec.elemType, nullptr, wg);
+  gpu::GPUFuncOp func = createKernel(module, name, spec.argTypes,
+                                     {upType, downType}, threads, loc);
+  Block &entry = func.getBody().front();
+  ImplicitLocOpBuilder b(loc, ctx);
+  b.setInsertionPointToStart(&entry);
+  KernelBuilder kb(b, spec.elemType);
+
+  Value x = entry.getArgument(0), gamma = entry.getArgument(1),
+        beta = entry.getArgument(2), wUp = entry.getArgument(3),
+        wDown = entry.getArgument(4), out = entry.getArgument(5);
+  Value ups = func.getWorkgroupAttributions()[0];
+  Value downs = func.getWorkgroupAttributions()[1];
+
+  RowBlock rb = setUpRows(kb, x, tiles.blockM);
+  SmallVector<FragA> xa =
+      loadNormalizedRows(kb, rb, x, gamma, beta, c, spec.eps);
+  auto vec8 = VectorType::get({8}, spec.elemType);
+  Value c0 = kb.idx(0);
+  const int64_t outTiles = c / 8;
+  SmallVector<Value> init(outTiles * 4, kb.f32(0.0));
+  auto loop =
+      scf::ForOp::create(b, c0, kb.idx(f / bf), kb.idx(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value hStart = kb.mul(loop.getInductionVar(), kb.idx(bf));
+    gpu::BarrierOp::create(b);
+    auto loadW = [&](Value src, Value rowOffset, Value colOffset) {
+      return [&, src, rowOffset, colOffset](Value row, Value col) -> Value {
+        return vector::LoadOp::create(
+            b, vec8, src,
+            ValueRange{kb.add(row, rowOffset), kb.add(col, colOffset)}, false,
+            llvm::MaybeAlign(16));
+      };
+    };
+    // Row limits are static and exact here (F is a multiple of bf), so no
+    // row is clamped: rowStart 0 and the offset in the load.
+    kb.copyTileToShared(ups, kb.idx(0), c0, bf, kb.idx(bf), c, c, rb.tid,
+                        threads, loadW(wUp, hStart, c0));
+    kb.copyTileToShared(ups, kb.idx(1), c0, bf, kb.idx(bf), c, c, rb.tid,
+                        threads, loadW(wUp, kb.add(hStart, kb.idx(f)), c0));
+    kb.copyTileToShared(downs, c0, c0, c, kb.idx(c), bf, bf, rb.tid, threads,
+                        loadW(wDown, c0, hStart));
+    gpu::BarrierOp::create(b);
+
+    SmallVector<Acc> ua(bf / 8, kb.zeroAcc()), ub(bf / 8, kb.zeroAcc());
+    for (int64_t kk = 0; kk < c / 16; ++kk)
+      for (int64_t jp = 0; jp < bf / 16; ++jp) {
+        auto [a0, a1] = kb.loadFragBFromNK(ups, c0, jp * 16, kk * 16, rb.lane);
+        ua[2 * jp] = kb.mma(xa[kk], a0, ua[2 * jp]);
+        ua[2 * jp + 1] = kb.mma(xa[kk], a1, ua[2 * jp + 1]);
+        auto [b0, b1] =
+            kb.loadFragBFromNK(ups, kb.idx(1), jp * 16, kk * 16, rb.lane);
+        ub[2 * jp] = kb.mma(xa[kk], b0, ub[2 * jp]);
+        ub[2 * jp + 1] = kb.mma(xa[kk], b1, ub[2 * jp + 1]);
+      }
+    // SwiGLU in registers: h = a * silu(b).
+    SmallVector<Acc> h(bf / 8);
+    for (int64_t j = 0; j < bf / 8; ++j)
+      for (int e = 0; e < 4; ++e)
+        h[j][e] = kb.fmul(ua[j][e], kb.silu(ub[j][e]));
+    ValueRange carried = loop.getRegionIterArgs();
+    SmallVector<Acc> acc(outTiles);
+    for (int64_t t = 0; t < outTiles; ++t)
+      acc[t] = {carried[4 * t], carried[4 * t + 1], carried[4 * t + 2],
+                carried[4 * t + 3]};
+    for (int64_t kk = 0; kk < bf / 16; ++kk) {
+      FragA hf = kb.accToFragA(h[2 * kk], h[2 * kk + 1]);
+      for (int64_t np = 0; np < c / 16; ++np) {
+        auto [b0, b1] =
+            kb.loadFragBFromNK(downs, c0, np * 16, kk * 16, rb.lane);
+        acc[2 * np] = kb.mma(hf, b0, acc[2 * np]);
+        acc[2 * np + 1] = kb.mma(hf, b1, acc[2 * np + 1]);
+      }
+    }
+    SmallVector<Value> yielded;
+    for (const Acc &a : acc)
+      yielded.append(a.begin(), a.end());
+    scf::YieldOp::create(b, yielded);
+  }
+  ValueRange results = loop.getResults();
+  for (int64_t t = 0; t < outTiles; ++t)
+    storeTile(kb, rb, out, kb.idx(8 * t), c,
+              {results[4 * t], results[4 * t + 1], results[4 * t + 2],
+               results[4 * t + 3]},
+              Value());
+  gpu::ReturnOp::create(b);
+  return func;
+}
