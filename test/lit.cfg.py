@@ -32,3 +32,14 @@ tools = [
     "count",
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# The cuda target's device code needs CUDA's ptxas, fatbinary and libdevice
+# (in the image at /usr/local/cuda; CUDA_HOME overrides).
+cuda_home = os.environ.get("CUDA_HOME", "/usr/local/cuda")
+if os.path.exists(os.path.join(cuda_home, "bin", "ptxas")) and os.path.isdir(
+    os.path.join(cuda_home, "nvvm", "libdevice")
+):
+    config.available_features.add("cuda-toolkit")
+    config.substitutions.append(("%ptxas", os.path.join(cuda_home, "bin", "ptxas")))
+    if "CUDA_HOME" in os.environ:
+        config.environment["CUDA_HOME"] = cuda_home

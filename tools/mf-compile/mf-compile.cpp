@@ -30,6 +30,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Transforms/Passes.h"
@@ -71,7 +72,8 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     emit("emit",
          cl::desc("What to write: artifact (default), evo (fused and tiled), "
-                  "linalg, loops, llvm (LLVM dialect), llvm-ir, obj"),
+                  "linalg, loops, llvm (LLVM dialect), llvm-ir, obj; cuda: "
+                  "ptx and fatbin (the device code)"),
          cl::init("artifact"));
 static cl::opt<bool> noFusion("no-fusion",
                               cl::desc("Do not run the evo fusion passes"),
@@ -217,11 +219,14 @@ int main(int argc, char **argv) {
                               "artifacts the mf runtime runs\n");
 
   static const llvm::StringSet<llvm::MallocAllocator> emits = {
-      "artifact", "evo", "linalg", "loops", "llvm", "llvm-ir", "obj"};
+      "artifact", "evo", "linalg", "loops", "llvm", "llvm-ir", "obj",
+      "ptx", "fatbin"};
   if (!emits.contains(emit))
     return fail("unknown --emit '" + emit +
-                "' (expected artifact, evo, linalg, loops, llvm, llvm-ir or "
-                "obj)");
+                "' (expected artifact, evo, linalg, loops, llvm, llvm-ir, obj, "
+                "ptx or fatbin)");
+  if ((emit == "ptx" || emit == "fatbin") && target != "cuda")
+    return fail("--emit=" + emit + " needs --target=cuda");
   if (target == "rocm")
     return fail("target 'rocm' is not implemented yet in this build "
                 "(available: cpu, cuda)");
@@ -312,12 +317,25 @@ int main(int argc, char **argv) {
       stage = mf::NVVMStage::Evo;
     else if (emit == "linalg" || emit == "loops")
       stage = mf::NVVMStage::Kernels;
+    if (emit == "ptx")
+      nvvm.format = "isa";
     mf::buildNVVMPipeline(pm, nvvm, stage);
   } else {
     mf::buildCPUPipeline(pm, options, last);
   }
   if (failed(pm.run(*module)))
     return 1;
+  if (emit == "ptx" || emit == "fatbin") {
+    // The device code of every gpu.module, as ptxas and cuobjdump read it.
+    std::string bytes;
+    module->walk([&](gpu::BinaryOp binary) {
+      for (Attribute object : binary.getObjects())
+        bytes += cast<gpu::ObjectAttr>(object).getObject().getValue().str();
+    });
+    if (bytes.empty())
+      return fail("the module has no device code");
+    return failed(writeOutput(bytes)) ? 1 : 0;
+  }
   if (emit == "evo" || emit == "linalg" || emit == "loops" || emit == "llvm") {
     std::string text;
     llvm::raw_string_ostream os(text);

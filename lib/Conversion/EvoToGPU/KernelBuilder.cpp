@@ -109,6 +109,9 @@ void KernelBuilder::copyTileToShared(
 
 Value KernelBuilder::fragRegister(Value ld, int64_t i) {
   Value pair = vector::ExtractOp::create(b, ld, ArrayRef<int64_t>{i});
+  // NVVM's mma takes f16 pairs as vector<2xf16> and bf16 pairs as i32.
+  if (elemType.isF16())
+    return pair;
   auto i32x1 = VectorType::get({1}, b.getI32Type());
   Value asInt = vector::BitCastOp::create(b, i32x1, pair);
   return vector::ExtractOp::create(b, asInt, ArrayRef<int64_t>{0});
@@ -162,6 +165,8 @@ Value KernelBuilder::pack(Value lo, Value hi) {
   Value pair = vector::FromElementsOp::create(b, f32x2, ValueRange{lo, hi});
   Value narrow =
       arith::TruncFOp::create(b, VectorType::get({2}, elemType), pair);
+  if (elemType.isF16())
+    return narrow;
   auto i32x1 = VectorType::get({1}, b.getI32Type());
   Value asInt = vector::BitCastOp::create(b, i32x1, narrow);
   return vector::ExtractOp::create(b, asInt, ArrayRef<int64_t>{0});

@@ -40,9 +40,10 @@ namespace mf::gpu_kernels {
 
 /// Four f32 accumulators of one 16x8 C tile, in fragment order.
 using Acc = std::array<mlir::Value, 4>;
-/// An A fragment: four i32 registers, two 16-bit elements each.
+/// An A fragment: four registers of two 16-bit elements each (i32 for bf16,
+/// vector<2xf16> for f16, as nvvm.mma.sync takes them).
 using FragA = std::array<mlir::Value, 4>;
-/// A B fragment: two i32 registers.
+/// A B fragment: two such registers.
 using FragB = std::array<mlir::Value, 2>;
 
 /// Builds kernel bodies at the builder's insertion point.

@@ -1,0 +1,47 @@
+// RUN: mf-opt %s --convert-evo-to-gpu --split-input-file --verify-diagnostics
+
+// f32 attention has no tensor-core kernel (the CPU target runs it).
+func.func @attention_f32(%q: tensor<1x?x?x4x32xf32>) -> tensor<1x?x?x4x32xf32> {
+  // expected-error @+1 {{'evo.pair_bias_attention' op cannot run on the cuda target: the tensor-core attention kernel takes bf16 or f16 operands}}
+  %o = evo.pair_bias_attention %q, %q, %q
+      : (tensor<1x?x?x4x32xf32>, tensor<1x?x?x4x32xf32>,
+         tensor<1x?x?x4x32xf32>) -> tensor<1x?x?x4x32xf32>
+  return %o : tensor<1x?x?x4x32xf32>
+}
+
+// -----
+
+func.func @attention_head_dim(%q: tensor<1x?x?x4x12xbf16>) -> tensor<1x?x?x4x12xbf16> {
+  // expected-error @+1 {{needs a head dim that is a multiple of 8, at most 128}}
+  %o = evo.pair_bias_attention %q, %q, %q
+      : (tensor<1x?x?x4x12xbf16>, tensor<1x?x?x4x12xbf16>,
+         tensor<1x?x?x4x12xbf16>) -> tensor<1x?x?x4x12xbf16>
+  return %o : tensor<1x?x?x4x12xbf16>
+}
+
+// -----
+
+// An unfused swiglu has no kernel of its own.
+func.func @swiglu(%x: tensor<?x8xbf16>) -> tensor<?x4xbf16> {
+  // expected-error @+1 {{'evo.swiglu' op has no CUDA kernel yet}}
+  %y = evo.swiglu %x : (tensor<?x8xbf16>) -> tensor<?x4xbf16>
+  return %y : tensor<?x4xbf16>
+}
+
+// -----
+
+func.func @linear_channels(%x: tensor<?x24xbf16>, %w: tensor<8x24xbf16>) -> tensor<?x8xbf16> {
+  // expected-error @+1 {{need input channels that are a multiple of 16, at most 256}}
+  %y = evo.linear %x, %w : (tensor<?x24xbf16>, tensor<8x24xbf16>) -> tensor<?x8xbf16>
+  return %y : tensor<?x8xbf16>
+}
+
+// -----
+
+// Host code only moves tensors between kernels.
+func.func @host_math(%x: tensor<?x16xbf16>, %w: tensor<8x16xbf16>) -> tensor<?x8xbf16> {
+  %y = evo.linear %x, %w : (tensor<?x16xbf16>, tensor<8x16xbf16>) -> tensor<?x8xbf16>
+  // expected-error @+1 {{'arith.addf' op on tensors is not supported by the cuda target yet}}
+  %z = arith.addf %y, %y : tensor<?x8xbf16>
+  return %z : tensor<?x8xbf16>
+}
