@@ -37,6 +37,9 @@ const char *mf::rt::deviceKindName(mf_device_kind_t kind) {
 
 namespace {
 
+/// The alignment GPU tensors need.
+constexpr uintptr_t kDeviceAlignment = 16;
+
 /// Where a dim symbol got its value.
 struct Binding {
   int64_t value = 0;
@@ -152,6 +155,13 @@ mf_status_t mf::rt::checkArguments(const EntrySpec &entry,
     if (reinterpret_cast<uintptr_t>(tensor.data) % elementSize != 0)
       return fail("data pointer ", tensor.data, " is not aligned to ",
                   elementSize, " bytes (", mf_dtype_name(spec.dtype), ")");
+    // GPU kernels use 16-byte vector loads and stores (allocators such as
+    // PyTorch's give at least 256-byte alignment; views may not keep it).
+    if (device != MF_DEVICE_CPU && tensor.data &&
+        reinterpret_cast<uintptr_t>(tensor.data) % kDeviceAlignment != 0)
+      return fail("data pointer ", tensor.data, " is not aligned to ",
+                  kDeviceAlignment, " bytes, which ", deviceKindName(device),
+                  " tensors need");
 
     // Layout: all-zero strides mean dense row-major; otherwise they must be
     // the row-major strides (ignoring size-1 dims and empty tensors).

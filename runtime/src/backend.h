@@ -6,8 +6,9 @@
 //
 // A backend turns a validated manifest plus the artifact bytes into an
 // Executable, which runs entry points on tensors already checked against the
-// manifest. The CPU backend is always built; CUDA and HIP will sit beside it
-// in backends/{cuda,hip}/ (the only places that may mention those vendors).
+// manifest. The CPU backend is always built; CUDA (optional) and HIP (later)
+// sit beside it in backends/{cuda,hip}/ (the only places that may mention
+// those vendors).
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,13 +27,17 @@ class Executable {
 public:
   virtual ~Executable() = default;
 
-  /// Runs entry `entryIndex` on `args` (inputs then outputs), which the
-  /// caller has already checked against the manifest.
+  /// Runs (CPU) or enqueues (GPU) entry `entryIndex` on `args` (inputs then
+  /// outputs), which the caller has already checked against the manifest.
+  /// `stream` is the caller's stream (for CUDA a CUstream, NULL being the
+  /// legacy default stream; a CPU module refuses any but NULL). With `wait`,
+  /// returns once the work is done and reports its errors.
   virtual mf_status_t invoke(size_t entryIndex, const mf_tensor_t *args,
-                             size_t numArgs) const = 0;
+                             size_t numArgs, void *stream,
+                             bool wait) const = 0;
 };
 
-/// A target the runtime can run ("cpu", later "cuda" and "rocm").
+/// A target the runtime can run ("cpu", "cuda", later "rocm").
 class Backend {
 public:
   virtual ~Backend() = default;
@@ -44,13 +49,29 @@ public:
   virtual mf_device_kind_t deviceKind() const = 0;
 
   /// Loads the code of `manifest` from the artifact bytes `data[0, size)`.
+  /// `manifest` outlives the executable (both belong to the module).
   virtual mf_status_t load(const Manifest &manifest, const unsigned char *data,
                            size_t size,
                            std::unique_ptr<Executable> &out) const = 0;
+
+  /// Memory of deviceKind() for mf_device_*. The caller has checked that
+  /// sizes are non-zero, pointers non-NULL and copy kinds valid.
+  virtual mf_status_t allocate(size_t size, void **out) const = 0;
+  virtual mf_status_t deallocate(void *ptr) const = 0;
+  virtual mf_status_t copy(void *dst, const void *src, size_t size,
+                           mf_copy_kind_t kind) const = 0;
+  /// Waits for all work on the device.
+  virtual mf_status_t synchronize() const = 0;
 };
 
 /// Creates the CPU backend (target "cpu": ELF shared objects, dlopen).
 std::unique_ptr<Backend> createCpuBackend();
+
+#ifdef MF_RUNTIME_HAVE_CUDA
+/// Creates the CUDA backend (target "cuda": host code plus an embedded
+/// fatbin, run over the driver API loaded with dlopen).
+std::unique_ptr<Backend> createCudaBackend();
+#endif
 
 /// Checks `args` against `entry` of a module whose tensors live on `device`.
 /// Returns INVALID_ARGUMENT naming the entry and the argument on a mismatch.

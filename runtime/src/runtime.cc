@@ -90,6 +90,39 @@ mf_status_t loadModule(mf_runtime_t *runtime, const unsigned char *data,
   return nullptr;
 }
 
+/// Checks the arguments, then runs or enqueues the function on `stream`.
+mf_status_t invokeFunction(const mf_function_t *function,
+                           const mf_tensor_t *args, size_t num_args,
+                           void *stream, bool wait) {
+  if (!function)
+    return MF_MAKE_STATUS(INVALID_ARGUMENT, "function is NULL");
+  const mf_module_s &module = *function->module;
+  MF_RETURN_IF_ERROR(checkArguments(
+      *function->entry, module.backend->deviceKind(), args, num_args));
+  return module.executable->invoke(function->index, args, num_args, stream,
+                                   wait);
+}
+
+/// Finds the backend whose tensors live on `device`.
+mf_status_t findDeviceBackend(const mf_runtime_t *runtime,
+                              mf_device_kind_t device,
+                              const Backend *&out) {
+  if (!runtime)
+    return MF_MAKE_STATUS(INVALID_ARGUMENT, "runtime is NULL");
+  int32_t raw;
+  std::memcpy(&raw, &device, sizeof(raw));
+  for (const auto &backend : runtime->backends)
+    if (backend->deviceKind() == raw) {
+      out = backend.get();
+      return nullptr;
+    }
+  return MF_MAKE_STATUS(UNIMPLEMENTED, "device ",
+                        raw < 0 ? "unknown"
+                                : deviceKindName(
+                                      static_cast<mf_device_kind_t>(raw)),
+                        " (", raw, ") is not supported by this runtime");
+}
+
 } // namespace
 
 extern "C" {
@@ -134,6 +167,9 @@ mf_status_t mf_runtime_create(mf_runtime_t **out_runtime) {
     return MF_MAKE_STATUS(INVALID_ARGUMENT, "out_runtime is NULL");
   auto runtime = std::make_unique<mf_runtime_s>();
   runtime->backends.push_back(createCpuBackend());
+#ifdef MF_RUNTIME_HAVE_CUDA
+  runtime->backends.push_back(createCudaBackend());
+#endif
   *out_runtime = runtime.release();
   return nullptr;
   MF_API_END
@@ -286,12 +322,72 @@ mf_status_t mf_function_arg_info(const mf_function_t *function, size_t index,
 mf_status_t mf_function_invoke(const mf_function_t *function,
                                const mf_tensor_t *args, size_t num_args) {
   MF_API_BEGIN
-  if (!function)
-    return MF_MAKE_STATUS(INVALID_ARGUMENT, "function is NULL");
-  const mf_module_s &module = *function->module;
-  MF_RETURN_IF_ERROR(checkArguments(
-      *function->entry, module.backend->deviceKind(), args, num_args));
-  return module.executable->invoke(function->index, args, num_args);
+  return invokeFunction(function, args, num_args, nullptr, /*wait=*/true);
+  MF_API_END
+}
+
+mf_status_t mf_function_invoke_async(const mf_function_t *function,
+                                     const mf_tensor_t *args, size_t num_args,
+                                     void *stream) {
+  MF_API_BEGIN
+  return invokeFunction(function, args, num_args, stream, /*wait=*/false);
+  MF_API_END
+}
+
+//===----------------------------------------------------------------------===//
+// Device memory
+//===----------------------------------------------------------------------===//
+
+mf_status_t mf_device_alloc(mf_runtime_t *runtime, mf_device_kind_t device,
+                            size_t size, void **out_ptr) {
+  MF_API_BEGIN
+  if (!out_ptr)
+    return MF_MAKE_STATUS(INVALID_ARGUMENT, "out_ptr is NULL");
+  const Backend *backend = nullptr;
+  MF_RETURN_IF_ERROR(findDeviceBackend(runtime, device, backend));
+  void *ptr = nullptr;
+  if (size > 0)
+    MF_RETURN_IF_ERROR(backend->allocate(size, &ptr));
+  *out_ptr = ptr;
+  return nullptr;
+  MF_API_END
+}
+
+mf_status_t mf_device_free(mf_runtime_t *runtime, mf_device_kind_t device,
+                           void *ptr) {
+  MF_API_BEGIN
+  const Backend *backend = nullptr;
+  MF_RETURN_IF_ERROR(findDeviceBackend(runtime, device, backend));
+  return ptr ? backend->deallocate(ptr) : nullptr;
+  MF_API_END
+}
+
+mf_status_t mf_device_copy(mf_runtime_t *runtime, mf_device_kind_t device,
+                           void *dst, const void *src, size_t size,
+                           mf_copy_kind_t kind) {
+  MF_API_BEGIN
+  const Backend *backend = nullptr;
+  MF_RETURN_IF_ERROR(findDeviceBackend(runtime, device, backend));
+  int32_t rawKind;
+  std::memcpy(&rawKind, &kind, sizeof(rawKind));
+  if (rawKind < MF_COPY_HOST_TO_DEVICE || rawKind > MF_COPY_DEVICE_TO_DEVICE)
+    return MF_MAKE_STATUS(INVALID_ARGUMENT, "copy kind ", rawKind,
+                          " is not an mf_copy_kind_t");
+  if (size == 0)
+    return nullptr;
+  if (!dst || !src)
+    return MF_MAKE_STATUS(INVALID_ARGUMENT, "copy of ", size,
+                          " bytes with a NULL ", dst ? "src" : "dst");
+  return backend->copy(dst, src, size, kind);
+  MF_API_END
+}
+
+mf_status_t mf_device_synchronize(mf_runtime_t *runtime,
+                                  mf_device_kind_t device) {
+  MF_API_BEGIN
+  const Backend *backend = nullptr;
+  MF_RETURN_IF_ERROR(findDeviceBackend(runtime, device, backend));
+  return backend->synchronize();
   MF_API_END
 }
 

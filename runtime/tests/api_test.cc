@@ -365,6 +365,56 @@ TEST_F(ApiTest, ModulesOutliveTheirRuntimeHandle) {
   checkAdd(33);
 }
 
+TEST_F(ApiTest, InvokeAsyncOnACpuModuleRunsToCompletionWithoutAStream) {
+  std::vector<float> a = {1, 2}, b = {10, 20}, out(2, NAN);
+  mf_tensor_t args[] = {vec(a), vec(b), vec(out)};
+  expectOk(mf_function_invoke_async(add, args, 3, nullptr));
+  EXPECT_EQ(out, (std::vector<float>{11, 22}));
+  int stream = 0;
+  expectStatus(mf_function_invoke_async(add, args, 3, &stream),
+               MF_STATUS_INVALID_ARGUMENT,
+               "entry 'add': a cpu module runs synchronously and takes no "
+               "stream");
+  // The same argument checks as mf_function_invoke.
+  expectStatus(mf_function_invoke_async(add, args, 2, nullptr),
+               MF_STATUS_INVALID_ARGUMENT, "but got 2");
+}
+
+TEST_F(ApiTest, CpuDeviceMemoryRoundTrip) {
+  std::vector<float> input = {1.5f, -2.0f, 3.25f, 8.0f}, output(4, NAN);
+  void *a = nullptr, *b = nullptr;
+  expectOk(mf_device_alloc(runtime, MF_DEVICE_CPU, 16, &a));
+  expectOk(mf_device_alloc(runtime, MF_DEVICE_CPU, 16, &b));
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % 64, 0u);
+  expectOk(mf_device_copy(runtime, MF_DEVICE_CPU, a, input.data(), 16,
+                          MF_COPY_HOST_TO_DEVICE));
+  expectOk(mf_device_copy(runtime, MF_DEVICE_CPU, b, a, 16,
+                          MF_COPY_DEVICE_TO_DEVICE));
+  expectOk(mf_device_copy(runtime, MF_DEVICE_CPU, output.data(), b, 16,
+                          MF_COPY_DEVICE_TO_HOST));
+  EXPECT_EQ(output, input);
+  expectOk(mf_device_synchronize(runtime, MF_DEVICE_CPU));
+  expectOk(mf_device_free(runtime, MF_DEVICE_CPU, a));
+  expectOk(mf_device_free(runtime, MF_DEVICE_CPU, b));
+  expectOk(mf_device_free(runtime, MF_DEVICE_CPU, nullptr));
+
+  void *empty = &output;
+  expectOk(mf_device_alloc(runtime, MF_DEVICE_CPU, 0, &empty));
+  EXPECT_EQ(empty, nullptr);
+  expectStatus(mf_device_copy(runtime, MF_DEVICE_CPU, nullptr, input.data(),
+                              4, MF_COPY_HOST_TO_DEVICE),
+               MF_STATUS_INVALID_ARGUMENT, "with a NULL dst");
+  expectStatus(mf_device_copy(runtime, MF_DEVICE_CPU, output.data(),
+                              input.data(), 4, MF_COPY_MAX_ENUM),
+               MF_STATUS_INVALID_ARGUMENT, "is not an mf_copy_kind_t");
+  expectStatus(mf_device_alloc(nullptr, MF_DEVICE_CPU, 4, &empty),
+               MF_STATUS_INVALID_ARGUMENT, "runtime is NULL");
+  expectStatus(mf_device_alloc(runtime, static_cast<mf_device_kind_t>(9), 4,
+                               &empty),
+               MF_STATUS_UNIMPLEMENTED, "device unknown (9)");
+}
+
 TEST(ApiFileTest, LoadsThroughATemporaryFileWithoutMemfd) {
   ASSERT_EQ(::setenv("MF_RUNTIME_DISABLE_MEMFD", "1", 1), 0);
   mf_runtime_t *runtime = nullptr;

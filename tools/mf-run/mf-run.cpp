@@ -11,7 +11,10 @@
 // input of each entry with random data (normal floats; masks true with
 // probability 0.9), binds every dynamic dim symbol to --size unless --dim
 // says otherwise, runs the entry W + K times and prints the time per call
-// (median, min, max) and whether the outputs are finite.
+// (median, min, max) and whether the outputs are finite. A cuda artifact's
+// tensors live in device memory (mf_device_alloc, inputs copied in, outputs
+// copied back); each call is timed on the host clock from the launch to
+// the end of mf_device_synchronize.
 //
 //===----------------------------------------------------------------------===//
 
@@ -97,6 +100,17 @@ int64_t countNonFinite(const std::vector<unsigned char> &bytes,
   return bad;
 }
 
+/// The tensors of one entry, in the memory of the module's device.
+struct DeviceBuffers {
+  mf_runtime_t *runtime;
+  mf_device_kind_t device;
+  std::vector<void *> pointers;
+  ~DeviceBuffers() {
+    for (void *ptr : pointers)
+      mf_status_free(mf_device_free(runtime, device, ptr));
+  }
+};
+
 int usage() {
   std::fprintf(stderr, "usage: mf-run MODEL.mfa [--entry NAME] [--size N] "
                        "[--dim SYMBOL=VALUE]... [--iters K] [--warmup W] "
@@ -148,6 +162,9 @@ int main(int argc, char **argv) {
       failed(mf_module_load_file(runtime, path.c_str(), &module),
              "loading the artifact"))
     return 1;
+  mf_device_kind_t device = std::strcmp(mf_module_target(module), "cuda") == 0
+                                ? MF_DEVICE_CUDA
+                                : MF_DEVICE_CPU;
   std::printf("%s: target %s, chip %s, %zu entries, seed=%llu\n", path.c_str(),
               mf_module_target(module), mf_module_chip(module),
               mf_module_entry_count(module),
@@ -168,6 +185,7 @@ int main(int argc, char **argv) {
     size_t count = mf_function_arg_count(function);
     std::vector<std::vector<unsigned char>> storage(count);
     std::vector<mf_tensor_t> tensors(count);
+    DeviceBuffers buffers{runtime, device, std::vector<void *>(count)};
     std::string dims;
     for (size_t a = 0; a < count; ++a) {
       mf_arg_info_t info;
@@ -177,7 +195,7 @@ int main(int argc, char **argv) {
       std::memset(&t, 0, sizeof(t));
       t.dtype = info.dtype;
       t.rank = info.rank;
-      t.device = MF_DEVICE_CPU;
+      t.device = device;
       int64_t elements = 1;
       for (int d = 0; d < info.rank; ++d) {
         int64_t extent = info.dims[d];
@@ -196,18 +214,34 @@ int main(int argc, char **argv) {
           std::max<int64_t>(elements, 1) * mf_dtype_size(info.dtype), 0);
       if (!info.is_output)
         fillRandom(storage[a], info.dtype, elements, rng);
-      t.data = storage[a].data();
+      if (failed(mf_device_alloc(runtime, device, storage[a].size(),
+                                 &buffers.pointers[a]),
+                 name) ||
+          failed(mf_device_copy(runtime, device, buffers.pointers[a],
+                                storage[a].data(), storage[a].size(),
+                                MF_COPY_HOST_TO_DEVICE),
+                 name))
+        return 1;
+      t.data = buffers.pointers[a];
     }
     std::vector<double> ms;
     bool ok = true;
     for (int r = 0; r < warmup + iters && ok; ++r) {
       auto start = std::chrono::steady_clock::now();
-      ok = !failed(mf_function_invoke(function, tensors.data(), count), name);
+      ok = !failed(mf_function_invoke_async(function, tensors.data(), count,
+                                            nullptr),
+                   name) &&
+           !failed(mf_device_synchronize(runtime, device), name);
       auto stop = std::chrono::steady_clock::now();
       if (r >= warmup)
         ms.push_back(
             std::chrono::duration<double, std::milli>(stop - start).count());
     }
+    for (size_t a = 0; a < count && ok; ++a)
+      ok = !failed(mf_device_copy(runtime, device, storage[a].data(),
+                                  buffers.pointers[a], storage[a].size(),
+                                  MF_COPY_DEVICE_TO_HOST),
+                   name);
     if (!ok) {
       status = 1;
       continue;

@@ -18,9 +18,11 @@
  *   valid as long as the object they came from (for a status: until it is
  *   freed; for functions and manifest strings: until the module is destroyed).
  * - Tensor data is always caller-owned. The runtime never allocates, frees or
- *   retains tensor memory; it only passes the pointers to compiled code for
- *   the duration of mf_function_invoke. Outputs are written in place
- *   (destination-passing style).
+ *   retains tensor memory (mf_device_alloc is a helper the caller owns the
+ *   result of); it only passes the pointers to compiled code for the duration
+ *   of mf_function_invoke (and, for work enqueued on a stream, until that
+ *   work completes). Outputs are written in place (destination-passing
+ *   style).
  * - Buffers passed in (paths, artifact bytes) are only read during the call.
  *
  * Threads: runtimes, modules and functions may be used from several threads at
@@ -199,9 +201,14 @@ typedef struct mf_function_s mf_function_t;
 /// Loads the artifact at `path` (see mf/runtime/artifact.h for the format).
 /// Fails with NOT_FOUND for a missing file, INVALID_ARGUMENT, DATA_LOSS or
 /// INCOMPATIBLE for a bad artifact, UNIMPLEMENTED for a target this runtime
-/// lacks. CPU code is loaded from memory (memfd); if that is unavailable, or
-/// the environment variable MF_RUNTIME_DISABLE_MEMFD is set, through a
-/// temporary file in $TMPDIR (default /tmp), unlinked once loaded.
+/// lacks, UNAVAILABLE for a cuda artifact without a CUDA driver or device
+/// (a failing driver call is named in the message with its error). Host
+/// code (every target's) is loaded from memory (memfd); if that is
+/// unavailable, or the environment variable MF_RUNTIME_DISABLE_MEMFD is set,
+/// through a temporary file in $TMPDIR (default /tmp), unlinked once loaded.
+/// Loading makes the runtime library's symbols global (dlopen RTLD_GLOBAL
+/// of itself), as host code calls back into it even when the runtime was
+/// opened RTLD_LOCAL (e.g. by Python's ctypes).
 MF_API_EXPORT mf_status_t mf_module_load_file(mf_runtime_t *runtime,
                                               const char *path,
                                               mf_module_t **out_module);
@@ -267,12 +274,80 @@ MF_API_EXPORT mf_status_t mf_function_arg_info(const mf_function_t *function,
 /// Runs the entry point. `args` holds the inputs then the outputs, in
 /// manifest order; every one is checked against the manifest first (count,
 /// dtype, device, rank, static dims, consistent dynamic dims, dense
-/// row-major layout, non-NULL aligned data), and a mismatch is an
+/// row-major layout, non-NULL aligned data; CUDA tensors must be CUDA memory
+/// of the runtime's device, 16-byte aligned), and a mismatch is an
 /// INVALID_ARGUMENT naming the entry and the argument. Blocks until the
-/// compiled code returns (CPU).
+/// outputs are written: a cpu module runs on the calling thread; a cuda
+/// module is mf_function_invoke_async on the legacy default stream (NULL),
+/// then waits for that stream and reports any error of the work on it.
 MF_API_EXPORT mf_status_t mf_function_invoke(const mf_function_t *function,
                                              const mf_tensor_t *args,
                                              size_t num_args);
+
+/// Enqueues the entry point on `stream` and returns: for a cuda module a
+/// CUstream (NULL = the legacy default stream), the outputs are ready in
+/// stream order; for a cpu module `stream` must be NULL and the call runs to
+/// completion. Same argument checks as mf_function_invoke.
+///
+/// CUDA: every kernel, copy, memset and stream-ordered allocation
+/// (cuMemAllocAsync) of the compiled code goes to `stream`, in program order;
+/// the streams the code creates and synchronizes are that stream, and their
+/// synchronization does not block the host. The caller's tensors must stay
+/// allocated until the work completes (as for any kernel on that stream).
+/// Errors of enqueueing (a launch the driver refuses, a kernel or function
+/// not found) are returned here; errors of the kernels themselves surface at
+/// the next synchronization (e.g. mf_device_synchronize, or the caller's own
+/// cudaStreamSynchronize). The call makes the device's primary context
+/// (which PyTorch uses too) current on the calling thread for its duration
+/// and restores the previous one. The device is 0, or the ordinal in the
+/// environment variable MF_CUDA_DEVICE; the driver is libcuda.so.1, or the
+/// library named by MF_CUDA_DRIVER_LIBRARY.
+MF_API_EXPORT mf_status_t mf_function_invoke_async(
+    const mf_function_t *function, const mf_tensor_t *args, size_t num_args,
+    void *stream);
+
+/*===----------------------------------------------------------------------===*
+ * Device memory
+ *===----------------------------------------------------------------------===*/
+
+/// The direction of an mf_device_copy.
+typedef enum mf_copy_kind_e {
+  MF_COPY_HOST_TO_DEVICE = 1,
+  MF_COPY_DEVICE_TO_HOST = 2,
+  MF_COPY_DEVICE_TO_DEVICE = 3,
+  /// Not a kind: makes every non-negative int32 a value of the enum.
+  MF_COPY_MAX_ENUM = 0x7fffffff,
+} mf_copy_kind_t;
+
+/// Device memory helpers for tests and tools (a trainer keeps its own
+/// allocator). For MF_DEVICE_CPU they use aligned host memory and memcpy.
+/// UNAVAILABLE when the device's driver is absent; UNIMPLEMENTED for a
+/// device this runtime was built without.
+
+/// Allocates `size` bytes on `device` (at least 64-byte aligned) into
+/// `*out_ptr`, to be freed with mf_device_free. Size 0 gives NULL.
+MF_API_EXPORT mf_status_t mf_device_alloc(mf_runtime_t *runtime,
+                                          mf_device_kind_t device, size_t size,
+                                          void **out_ptr);
+
+/// Frees memory from mf_device_alloc on the same device; NULL is allowed.
+/// CUDA: cuMemFree, which may wait for the device.
+MF_API_EXPORT mf_status_t mf_device_free(mf_runtime_t *runtime,
+                                         mf_device_kind_t device, void *ptr);
+
+/// Copies `size` bytes from `src` to `dst`, in the direction `kind` (the
+/// device pointers being memory of `device`). CUDA: ordered after the work
+/// on the legacy default stream; host-to-device and device-to-host copies
+/// return when done, device-to-device ones may still be running.
+MF_API_EXPORT mf_status_t mf_device_copy(mf_runtime_t *runtime,
+                                         mf_device_kind_t device, void *dst,
+                                         const void *src, size_t size,
+                                         mf_copy_kind_t kind);
+
+/// Waits for all work on `device` (CUDA: cuCtxSynchronize on the primary
+/// context) and reports the first error of that work.
+MF_API_EXPORT mf_status_t mf_device_synchronize(mf_runtime_t *runtime,
+                                                mf_device_kind_t device);
 
 #ifdef __cplusplus
 } // extern "C"

@@ -141,6 +141,21 @@ public:
     return invoke(args.begin(), args.size());
   }
 
+  /// Enqueues the function on `stream` (a CUstream for a cuda module; NULL
+  /// for a cpu one, which runs to completion).
+  Status invokeAsync(const mf_tensor_t *args, size_t numArgs,
+                     void *stream) const {
+    return Status(mf_function_invoke_async(function_, args, numArgs, stream));
+  }
+  Status invokeAsync(const std::vector<mf_tensor_t> &args,
+                     void *stream) const {
+    return invokeAsync(args.data(), args.size(), stream);
+  }
+  Status invokeAsync(std::initializer_list<mf_tensor_t> args,
+                     void *stream) const {
+    return invokeAsync(args.begin(), args.size(), stream);
+  }
+
 private:
   mf_module_t *module_;
   mf_function_t *function_;
@@ -225,6 +240,24 @@ public:
             mf_module_load_memory(runtime_, data, size, &module))
       return Status(status);
     return Module(module);
+  }
+
+  /// Device memory helpers (see mf_device_alloc and friends).
+  Result<void *> deviceAlloc(mf_device_kind_t device, size_t size) const {
+    void *ptr = nullptr;
+    if (mf_status_t status = mf_device_alloc(runtime_, device, size, &ptr))
+      return Status(status);
+    return ptr;
+  }
+  Status deviceFree(mf_device_kind_t device, void *ptr) const {
+    return Status(mf_device_free(runtime_, device, ptr));
+  }
+  Status deviceCopy(mf_device_kind_t device, void *dst, const void *src,
+                    size_t size, mf_copy_kind_t kind) const {
+    return Status(mf_device_copy(runtime_, device, dst, src, size, kind));
+  }
+  Status deviceSynchronize(mf_device_kind_t device) const {
+    return Status(mf_device_synchronize(runtime_, device));
   }
 
 private:
