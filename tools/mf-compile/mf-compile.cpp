@@ -363,6 +363,9 @@ int main(int argc, char **argv) {
     features = subtarget.getString();
   }
   llvm::TargetOptions targetOptions;
+  // Constructors in .init_array, which the dynamic loader runs: the cuda
+  // host code loads its device module from one (.ctors needs crtbegin).
+  targetOptions.UseInitArray = true;
   std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
       llvm::Triple(triple), cpu, features, targetOptions, llvm::Reloc::PIC_));
   if (!machine)
