@@ -179,24 +179,47 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
     return rows;
   };
 
+  // K and V of the next key tile are loaded into registers while the
+  // current one is computed on (register double buffering): the loop
+  // carries them, stores them to shared memory at the top of the next step.
   Value keyTiles = kb.ceilDiv(nDim, bk);
+  auto loadKV = [&](Value keyStart) {
+    SmallVector<Value> values;
+    for (int64_t i = 0; i < sg; ++i) {
+      for (Value src : {k, v})
+        llvm::append_range(values,
+                           kb.loadTileChunks(keyStart, bk, nDim, d, dPad, tid,
+                                             threads,
+                                             loadRows(src, sClamped[i])));
+    }
+    return values;
+  };
+  SmallVector<Value> firstTile = loadKV(c0);
+  const int64_t steps = static_cast<int64_t>(firstTile.size()) / (2 * sg);
+  const int64_t stateTotal = sg * stateSize;
+  init.append(firstTile);
   auto loop = scf::ForOp::create(b, c0, keyTiles, kb.idx(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value kt = loop.getInductionVar();
-    SmallVector<RowState> rows = unpack(loop.getRegionIterArgs());
+    ValueRange carried = loop.getRegionIterArgs();
+    SmallVector<RowState> rows = unpack(carried.take_front(stateTotal));
+    ValueRange tile = carried.drop_front(stateTotal);
     Value keyStart = kb.mul(kt, kb.idx(bk));
 
     // The previous step's fragments are read: only then overwrite.
     gpu::BarrierOp::create(b);
     for (int64_t i = 0; i < sg; ++i) {
-      kb.copyTileToShared(ks, kb.idx(i), keyStart, bk, nDim, d, dPad, tid,
-                          threads, loadRows(k, sClamped[i]));
-      kb.copyTileToShared(vs, kb.idx(i), keyStart, bk, nDim, d, dPad, tid,
-                          threads, loadRows(v, sClamped[i]));
+      kb.storeTileChunks(ks, kb.idx(i), bk, dPad, tid, threads,
+                         tile.slice((2 * i) * steps, steps));
+      kb.storeTileChunks(vs, kb.idx(i), bk, dPad, tid, threads,
+                         tile.slice((2 * i + 1) * steps, steps));
     }
     gpu::BarrierOp::create(b);
+    Value nextTile = kb.minIdx(kb.add(kt, kb.idx(1)),
+                               arith::SubIOp::create(b, keyTiles, kb.idx(1)));
+    SmallVector<Value> prefetched = loadKV(kb.mul(nextTile, kb.idx(bk)));
 
     // This thread's keys: n-tile j, element e2 -> keyStart + 8j + 2t + e2.
     const int64_t nTiles = bk / 8;
@@ -290,11 +313,13 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
         yielded.append(acc.begin(), acc.end());
       yielded.append({st.max[0], st.max[1], st.sum[0], st.sum[1]});
     }
+    yielded.append(prefetched);
     scf::YieldOp::create(b, yielded);
   }
 
   // Epilogue: normalize, gate, store; logsumexp.
-  SmallVector<RowState> rows = unpack(loop.getResults());
+  SmallVector<RowState> rows =
+      unpack(loop.getResults().take_front(stateTotal));
   auto vec2 = VectorType::get({2}, elem);
   for (int64_t i = 0; i < sg; ++i) {
     RowState &st = rows[i];

@@ -77,9 +77,9 @@ Value KernelBuilder::groupSum(Value v) {
   return v;
 }
 
-void KernelBuilder::copyTileToShared(
-    Value smem, Value slot, Value rowStart, int64_t rows, Value rowLimit,
-    int64_t cols, int64_t padCols, Value tid, int64_t threads,
+SmallVector<Value> KernelBuilder::loadTileChunks(
+    Value rowStart, int64_t rows, Value rowLimit, int64_t cols,
+    int64_t padCols, Value tid, int64_t threads,
     llvm::function_ref<Value(Value, Value)> load) {
   const int64_t chunksPerRow = padCols / 8;
   const int64_t chunks = rows * chunksPerRow;
@@ -87,24 +87,49 @@ void KernelBuilder::copyTileToShared(
   Value zero = arith::ConstantOp::create(
       b, vecType, DenseElementsAttr::get(vecType, b.getZeroAttr(elemType)));
   Value lastRow = arith::SubIOp::create(b, rowLimit, idx(1));
+  SmallVector<Value> values;
   for (int64_t step = 0; step * threads < chunks; ++step) {
-    auto emitChunk = [&] {
-      Value chunk = add(tid, idx(step * threads));
+    // A partial last step reloads the last chunk; its store is skipped.
+    Value chunk = minIdx(add(tid, idx(step * threads)), idx(chunks - 1));
+    Value row = div(chunk, chunksPerRow);
+    Value col = mul(rem(chunk, chunksPerRow), idx(8));
+    Value globalRow = add(rowStart, row);
+    Value valid = andI(lt(globalRow, rowLimit), lt(col, idx(cols)));
+    Value clampedRow = minIdx(globalRow, lastRow);
+    Value clampedCol = minIdx(col, idx(cols - 8));
+    values.push_back(select(valid, load(clampedRow, clampedCol), zero));
+  }
+  return values;
+}
+
+void KernelBuilder::storeTileChunks(Value smem, Value slot, int64_t rows,
+                                    int64_t padCols, Value tid,
+                                    int64_t threads, ValueRange values) {
+  const int64_t chunksPerRow = padCols / 8;
+  const int64_t chunks = rows * chunksPerRow;
+  for (auto [step, data] : llvm::enumerate(values)) {
+    int64_t first = static_cast<int64_t>(step) * threads;
+    auto emit = [&, data = data] {
+      Value chunk = add(tid, idx(first));
       Value row = div(chunk, chunksPerRow);
       Value col = mul(rem(chunk, chunksPerRow), idx(8));
-      Value globalRow = add(rowStart, row);
-      Value valid = andI(lt(globalRow, rowLimit), lt(col, idx(cols)));
-      Value clampedRow = minIdx(globalRow, lastRow);
-      Value clampedCol = minIdx(col, idx(cols - 8));
-      Value data = select(valid, load(clampedRow, clampedCol), zero);
       vector::StoreOp::create(b, data, smem, ValueRange{slot, row, col},
                               /*nontemporal=*/false, llvm::MaybeAlign(16));
     };
-    if ((step + 1) * threads <= chunks)
-      emitChunk();
+    if (first + threads <= chunks)
+      emit();
     else
-      ifThen(lt(add(tid, idx(step * threads)), idx(chunks)), emitChunk);
+      ifThen(lt(add(tid, idx(first)), idx(chunks)), emit);
   }
+}
+
+void KernelBuilder::copyTileToShared(
+    Value smem, Value slot, Value rowStart, int64_t rows, Value rowLimit,
+    int64_t cols, int64_t padCols, Value tid, int64_t threads,
+    llvm::function_ref<Value(Value, Value)> load) {
+  SmallVector<Value> values = loadTileChunks(rowStart, rows, rowLimit, cols,
+                                             padCols, tid, threads, load);
+  storeTileChunks(smem, slot, rows, padCols, tid, threads, values);
 }
 
 Value KernelBuilder::fragRegister(Value ld, int64_t i) {

@@ -93,6 +93,17 @@ public:
       int64_t threads,
       llvm::function_ref<mlir::Value(mlir::Value row, mlir::Value col)> load);
 
+  /// The two halves of copyTileToShared, so that a kernel can issue the
+  /// global loads of the next tile before it computes on the current one:
+  /// one 8-element vector per thread and step, then the stores.
+  llvm::SmallVector<mlir::Value> loadTileChunks(
+      mlir::Value rowStart, int64_t rows, mlir::Value rowLimit, int64_t cols,
+      int64_t padCols, mlir::Value tid, int64_t threads,
+      llvm::function_ref<mlir::Value(mlir::Value row, mlir::Value col)> load);
+  void storeTileChunks(mlir::Value smem, mlir::Value slot, int64_t rows,
+                       int64_t padCols, mlir::Value tid, int64_t threads,
+                       mlir::ValueRange values);
+
   /// The A fragment of rows [row0, row0+16) and columns [col0, col0+16) of
   /// `smem[slot]` (ldmatrix.x4).
   FragA loadFragA(mlir::Value smem, mlir::Value slot, mlir::Value row0,
