@@ -194,10 +194,40 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
     }
     return values;
   };
+  // Bias and mask values of this thread's rows and keys are prefetched the
+  // same way (raw: bias[j][r][e2], then mask[i][j][e2]); their latency was
+  // otherwise exposed at every step.
+  const int64_t nTiles = bk / 8;
+  auto threadKey = [&](Value keyStart, int64_t j, int e2) {
+    return kb.add(keyStart,
+                  kb.add(kb.mul(thread, kb.idx(2)), kb.idx(8 * j + e2)));
+  };
+  auto loadSide = [&](Value keyStart) {
+    SmallVector<Value> values;
+    if (bias)
+      for (int64_t j = 0; j < nTiles; ++j)
+        for (int r = 0; r < 2; ++r)
+          for (int e2 = 0; e2 < 2; ++e2)
+            values.push_back(memref::LoadOp::create(
+                b, bias,
+                ValueRange{batch, c0, head, qRowClamped[r],
+                           kb.minIdx(threadKey(keyStart, j, e2), lastN)}));
+    if (mask)
+      for (int64_t i = 0; i < sg; ++i)
+        for (int64_t j = 0; j < nTiles; ++j)
+          for (int e2 = 0; e2 < 2; ++e2)
+            values.push_back(memref::LoadOp::create(
+                b, mask,
+                ValueRange{batch, sClamped[i], c0, c0,
+                           kb.minIdx(threadKey(keyStart, j, e2), lastN)}));
+    return values;
+  };
   SmallVector<Value> firstTile = loadKV(c0);
-  const int64_t steps = static_cast<int64_t>(firstTile.size()) / (2 * sg);
+  const int64_t kvCount = static_cast<int64_t>(firstTile.size());
+  const int64_t steps = kvCount / (2 * sg);
   const int64_t stateTotal = sg * stateSize;
   init.append(firstTile);
+  init.append(loadSide(c0));
   auto loop = scf::ForOp::create(b, c0, keyTiles, kb.idx(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
@@ -205,7 +235,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
     Value kt = loop.getInductionVar();
     ValueRange carried = loop.getRegionIterArgs();
     SmallVector<RowState> rows = unpack(carried.take_front(stateTotal));
-    ValueRange tile = carried.drop_front(stateTotal);
+    ValueRange tile = carried.slice(stateTotal, kvCount);
+    ValueRange side = carried.drop_front(stateTotal + kvCount);
     Value keyStart = kb.mul(kt, kb.idx(bk));
 
     // The previous step's fragments are read: only then overwrite.
@@ -219,30 +250,24 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
     gpu::BarrierOp::create(b);
     Value nextTile = kb.minIdx(kb.add(kt, kb.idx(1)),
                                arith::SubIOp::create(b, keyTiles, kb.idx(1)));
-    SmallVector<Value> prefetched = loadKV(kb.mul(nextTile, kb.idx(bk)));
+    Value nextStart = kb.mul(nextTile, kb.idx(bk));
+    SmallVector<Value> prefetched = loadKV(nextStart);
+    llvm::append_range(prefetched, loadSide(nextStart));
 
     // This thread's keys: n-tile j, element e2 -> keyStart + 8j + 2t + e2.
-    const int64_t nTiles = bk / 8;
-    SmallVector<std::array<Value, 2>> key(nTiles), keyValid(nTiles),
-        keyClamped(nTiles);
+    SmallVector<std::array<Value, 2>> keyValid(nTiles);
     for (int64_t j = 0; j < nTiles; ++j)
-      for (int e2 = 0; e2 < 2; ++e2) {
-        key[j][e2] = kb.add(keyStart, kb.add(kb.mul(thread, kb.idx(2)),
-                                             kb.idx(8 * j + e2)));
-        keyValid[j][e2] = kb.lt(key[j][e2], nDim);
-        keyClamped[j][e2] = kb.minIdx(key[j][e2], lastN);
-      }
+      for (int e2 = 0; e2 < 2; ++e2)
+        keyValid[j][e2] = kb.lt(threadKey(keyStart, j, e2), nDim);
     // Bias in log2 units, loaded once for every S row of the group.
     SmallVector<std::array<std::array<Value, 2>, 2>> biasL2(nTiles);
+    int64_t sideIdx = 0;
     if (bias)
       for (int64_t j = 0; j < nTiles; ++j)
         for (int r = 0; r < 2; ++r)
-          for (int e2 = 0; e2 < 2; ++e2) {
-            Value x = memref::LoadOp::create(
-                b, bias,
-                ValueRange{batch, c0, head, qRowClamped[r], keyClamped[j][e2]});
-            biasL2[j][r][e2] = kb.fmul(kb.toF32(x), kb.f32(kLog2E));
-          }
+          for (int e2 = 0; e2 < 2; ++e2)
+            biasL2[j][r][e2] =
+                kb.fmul(kb.toF32(side[sideIdx++]), kb.f32(kLog2E));
     Value scaleL2 = kb.f32(spec.scale * kLog2E);
 
     SmallVector<Value> yielded;
@@ -262,12 +287,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
       for (int64_t j = 0; j < nTiles; ++j)
         for (int e2 = 0; e2 < 2; ++e2) {
           Value allowed = keyValid[j][e2];
-          if (mask) {
-            Value m = memref::LoadOp::create(
-                b, mask, ValueRange{batch, sClamped[i], c0, c0,
-                                    keyClamped[j][e2]});
-            allowed = kb.andI(allowed, m);
-          }
+          if (mask)
+            allowed = kb.andI(allowed, side[sideIdx + (i * nTiles + j) * 2 + e2]);
           for (int r = 0; r < 2; ++r) {
             Value &s = scores[j][2 * r + e2];
             s = kb.fmul(s, scaleL2);

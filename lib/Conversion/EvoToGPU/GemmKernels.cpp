@@ -286,30 +286,52 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernel(
   Value c0 = kb.idx(0);
   const int64_t outTiles = c / 8;
   SmallVector<Value> init(outTiles * 4, kb.f32(0.0));
+  auto loadW = [&](Value src, Value rowOffset, Value colOffset) {
+    return [&, src, rowOffset, colOffset](Value row, Value col) -> Value {
+      return vector::LoadOp::create(
+          b, vec8, src,
+          ValueRange{kb.add(row, rowOffset), kb.add(col, colOffset)}, false,
+          llvm::MaybeAlign(16));
+    };
+  };
+  // The weight tiles of hidden chunk [hStart, hStart + bf): rows of w_up for
+  // a and for b, the [C, bf] columns of w_down. Row limits are exact (F is a
+  // multiple of bf): nothing is clamped. The next chunk's tiles are loaded
+  // into registers while the current one is computed on.
+  auto loadChunk = [&](Value hStart) {
+    SmallVector<Value> values = kb.loadTileChunks(
+        c0, bf, kb.idx(bf), c, c, rb.tid, threads, loadW(wUp, hStart, c0));
+    llvm::append_range(values,
+                       kb.loadTileChunks(c0, bf, kb.idx(bf), c, c, rb.tid,
+                                         threads,
+                                         loadW(wUp, kb.add(hStart, kb.idx(f)),
+                                               c0)));
+    llvm::append_range(values,
+                       kb.loadTileChunks(c0, c, kb.idx(c), bf, bf, rb.tid,
+                                         threads, loadW(wDown, c0, hStart)));
+    return values;
+  };
+  SmallVector<Value> first = loadChunk(c0);
+  const int64_t upSteps = (bf * c / 8 + threads - 1) / threads;
+  const int64_t downSteps = (c * bf / 8 + threads - 1) / threads;
+  init.append(first);
   auto loop =
       scf::ForOp::create(b, c0, kb.idx(f / bf), kb.idx(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    Value hStart = kb.mul(loop.getInductionVar(), kb.idx(bf));
+    Value chunk = loop.getInductionVar();
+    ValueRange tiles = loop.getRegionIterArgs().drop_front(outTiles * 4);
     gpu::BarrierOp::create(b);
-    auto loadW = [&](Value src, Value rowOffset, Value colOffset) {
-      return [&, src, rowOffset, colOffset](Value row, Value col) -> Value {
-        return vector::LoadOp::create(
-            b, vec8, src,
-            ValueRange{kb.add(row, rowOffset), kb.add(col, colOffset)}, false,
-            llvm::MaybeAlign(16));
-      };
-    };
-    // Row limits are static and exact here (F is a multiple of bf), so no
-    // row is clamped: rowStart 0 and the offset in the load.
-    kb.copyTileToShared(ups, kb.idx(0), c0, bf, kb.idx(bf), c, c, rb.tid,
-                        threads, loadW(wUp, hStart, c0));
-    kb.copyTileToShared(ups, kb.idx(1), c0, bf, kb.idx(bf), c, c, rb.tid,
-                        threads, loadW(wUp, kb.add(hStart, kb.idx(f)), c0));
-    kb.copyTileToShared(downs, c0, c0, c, kb.idx(c), bf, bf, rb.tid, threads,
-                        loadW(wDown, c0, hStart));
+    kb.storeTileChunks(ups, c0, bf, c, rb.tid, threads,
+                       tiles.slice(0, upSteps));
+    kb.storeTileChunks(ups, kb.idx(1), bf, c, rb.tid, threads,
+                       tiles.slice(upSteps, upSteps));
+    kb.storeTileChunks(downs, c0, c, bf, rb.tid, threads,
+                       tiles.slice(2 * upSteps, downSteps));
     gpu::BarrierOp::create(b);
+    Value nextChunk = kb.minIdx(kb.add(chunk, kb.idx(1)), kb.idx(f / bf - 1));
+    SmallVector<Value> prefetched = loadChunk(kb.mul(nextChunk, kb.idx(bf)));
 
     SmallVector<Acc> ua(bf / 8, kb.zeroAcc()), ub(bf / 8, kb.zeroAcc());
     for (int64_t kk = 0; kk < c / 16; ++kk)
@@ -344,6 +366,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernel(
     SmallVector<Value> yielded;
     for (const Acc &a : acc)
       yielded.append(a.begin(), a.end());
+    yielded.append(prefetched);
     scf::YieldOp::create(b, yielded);
   }
   ValueRange results = loop.getResults();
