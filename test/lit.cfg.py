@@ -43,3 +43,11 @@ if os.path.exists(os.path.join(cuda_home, "bin", "ptxas")) and os.path.isdir(
     config.substitutions.append(("%ptxas", os.path.join(cuda_home, "bin", "ptxas")))
     if "CUDA_HOME" in os.environ:
         config.environment["CUDA_HOME"] = cuda_home
+
+# mf-cache (tools/mf-cache): AF3 inputs -> feature cache files; its tests
+# read the shared data at ../shared/data from the project root.
+llvm_config.add_tool_substitutions([ToolSubst("mf-cache", unresolved="fatal")], tool_dirs)
+config.substitutions.append(("%shared_data", os.path.join(config.mf_src_root, "..", "shared", "data")))
+
+# mf-af3 (tools/mf-af3): the Pairformer trunk driver over mf-cache's caches.
+llvm_config.add_tool_substitutions([ToolSubst("mf-af3", unresolved="fatal")], tool_dirs)

@@ -6,9 +6,10 @@
 //
 // A backend turns a validated manifest plus the artifact bytes into an
 // Executable, which runs entry points on tensors already checked against the
-// manifest. The CPU backend is always built; CUDA (optional) and HIP (later)
+// manifest. The CPU backend is always built; CUDA and HIP (both optional)
 // sit beside it in backends/{cuda,hip}/ (the only places that may mention
-// those vendors).
+// those vendors, with backends/mgpu.*, which routes the mgpu* calls of
+// compiled code between them).
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,14 +31,15 @@ public:
   /// Runs (CPU) or enqueues (GPU) entry `entryIndex` on `args` (inputs then
   /// outputs), which the caller has already checked against the manifest.
   /// `stream` is the caller's stream (for CUDA a CUstream, NULL being the
-  /// legacy default stream; a CPU module refuses any but NULL). With `wait`,
+  /// legacy default stream; for HIP a hipStream_t, NULL being the null
+  /// stream; a CPU module refuses any but NULL). With `wait`,
   /// returns once the work is done and reports its errors.
   virtual mf_status_t invoke(size_t entryIndex, const mf_tensor_t *args,
                              size_t numArgs, void *stream,
                              bool wait) const = 0;
 };
 
-/// A target the runtime can run ("cpu", "cuda", later "rocm").
+/// A target the runtime can run ("cpu", "cuda", "rocm").
 class Backend {
 public:
   virtual ~Backend() = default;
@@ -71,6 +73,12 @@ std::unique_ptr<Backend> createCpuBackend();
 /// Creates the CUDA backend (target "cuda": host code plus an embedded
 /// fatbin, run over the driver API loaded with dlopen).
 std::unique_ptr<Backend> createCudaBackend();
+#endif
+
+#ifdef MF_RUNTIME_HAVE_HIP
+/// Creates the HIP backend (target "rocm": host code plus an embedded
+/// code object, run over the HIP runtime loaded with dlopen).
+std::unique_ptr<Backend> createHipBackend();
 #endif
 
 /// Checks `args` against `entry` of a module whose tensors live on `device`.

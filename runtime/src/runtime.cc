@@ -170,6 +170,9 @@ mf_status_t mf_runtime_create(mf_runtime_t **out_runtime) {
 #ifdef MF_RUNTIME_HAVE_CUDA
   runtime->backends.push_back(createCudaBackend());
 #endif
+#ifdef MF_RUNTIME_HAVE_HIP
+  runtime->backends.push_back(createHipBackend());
+#endif
   *out_runtime = runtime.release();
   return nullptr;
   MF_API_END

@@ -262,10 +262,10 @@ TEST(ArtifactTest, SchemaErrorsAreNamed) {
 }
 
 TEST(ArtifactTest, UnknownTargetsAndSymbolsAreRefused) {
-  // (The list goes on with "cuda" when the CUDA backend is built.)
-  expectEditRefused(replacing(R"("target":"cpu")", R"("target":"rocm")"),
+  // (The list goes on with "cuda" and "rocm" when those backends are built.)
+  expectEditRefused(replacing(R"("target":"cpu")", R"("target":"tpu")"),
                     MF_STATUS_UNIMPLEMENTED,
-                    "artifact target 'rocm' is not supported by this runtime "
+                    "artifact target 'tpu' is not supported by this runtime "
                     "(available: cpu");
   expectEditRefused(replacing("_mf_entry_scale", "_mf_entry_missing"),
                     MF_STATUS_NOT_FOUND,

@@ -343,8 +343,9 @@ TEST_F(CudaTest, DeviceMemoryRoundTrip) {
   expectStatus(mf_device_copy(runtime, MF_DEVICE_CUDA, x, out, 4,
                               static_cast<mf_copy_kind_t>(7)),
                MF_STATUS_INVALID_ARGUMENT, "copy kind 7");
-  expectStatus(mf_device_alloc(runtime, MF_DEVICE_HIP, 16, &empty),
-               MF_STATUS_UNIMPLEMENTED, "device hip (2) is not supported");
+  expectStatus(mf_device_alloc(runtime, static_cast<mf_device_kind_t>(9), 16,
+                               &empty),
+               MF_STATUS_UNIMPLEMENTED, "device unknown (9) is not supported");
 
   fake.fail("cuMemAlloc_v2", 2);
   void *ptr = nullptr;

@@ -41,7 +41,7 @@ static const char kImage[] =
 static void *module;
 
 __attribute__((constructor)) static void loadModule(void) {
-  module = mgpuModuleLoad((void *)kImage, sizeof(kImage));
+  module = mgpuModuleLoad((void *)(uintptr_t)kImage, sizeof(kImage));
 }
 
 __attribute__((destructor)) static void unloadModule(void) {

@@ -201,8 +201,9 @@ typedef struct mf_function_s mf_function_t;
 /// Loads the artifact at `path` (see mf/runtime/artifact.h for the format).
 /// Fails with NOT_FOUND for a missing file, INVALID_ARGUMENT, DATA_LOSS or
 /// INCOMPATIBLE for a bad artifact, UNIMPLEMENTED for a target this runtime
-/// lacks, UNAVAILABLE for a cuda artifact without a CUDA driver or device
-/// (a failing driver call is named in the message with its error). Host
+/// lacks, UNAVAILABLE for a cuda artifact without a CUDA driver or device, or
+/// a rocm artifact without the HIP runtime (libamdhip64) or an AMD device (a
+/// failing driver or HIP call is named in the message with its error). Host
 /// code (every target's) is loaded from memory (memfd); if that is
 /// unavailable, or the environment variable MF_RUNTIME_DISABLE_MEMFD is set,
 /// through a temporary file in $TMPDIR (default /tmp), unlinked once loaded.
@@ -274,19 +275,21 @@ MF_API_EXPORT mf_status_t mf_function_arg_info(const mf_function_t *function,
 /// Runs the entry point. `args` holds the inputs then the outputs, in
 /// manifest order; every one is checked against the manifest first (count,
 /// dtype, device, rank, static dims, consistent dynamic dims, dense
-/// row-major layout, non-NULL aligned data; CUDA tensors must be CUDA memory
-/// of the runtime's device, 16-byte aligned), and a mismatch is an
-/// INVALID_ARGUMENT naming the entry and the argument. Blocks until the
-/// outputs are written: a cpu module runs on the calling thread; a cuda
-/// module is mf_function_invoke_async on the legacy default stream (NULL),
-/// then waits for that stream and reports any error of the work on it.
+/// row-major layout, non-NULL aligned data; CUDA and HIP tensors must be
+/// memory of the runtime's device of that kind, 16-byte aligned), and a
+/// mismatch is an INVALID_ARGUMENT naming the entry and the argument. Blocks
+/// until the outputs are written: a cpu module runs on the calling thread; a
+/// cuda or rocm module is mf_function_invoke_async on the default stream
+/// (NULL: CUDA's legacy default stream, HIP's null stream), then waits for
+/// that stream and reports any error of the work on it.
 MF_API_EXPORT mf_status_t mf_function_invoke(const mf_function_t *function,
                                              const mf_tensor_t *args,
                                              size_t num_args);
 
 /// Enqueues the entry point on `stream` and returns: for a cuda module a
-/// CUstream (NULL = the legacy default stream), the outputs are ready in
-/// stream order; for a cpu module `stream` must be NULL and the call runs to
+/// CUstream (NULL = the legacy default stream), for a rocm module a
+/// hipStream_t (NULL = the null stream), the outputs are ready in stream
+/// order; for a cpu module `stream` must be NULL and the call runs to
 /// completion. Same argument checks as mf_function_invoke.
 ///
 /// CUDA: every kernel, copy, memset and stream-ordered allocation
@@ -302,6 +305,16 @@ MF_API_EXPORT mf_status_t mf_function_invoke(const mf_function_t *function,
 /// and restores the previous one. The device is 0, or the ordinal in the
 /// environment variable MF_CUDA_DEVICE; the driver is libcuda.so.1, or the
 /// library named by MF_CUDA_DRIVER_LIBRARY.
+///
+/// HIP (rocm modules, tensors of MF_DEVICE_HIP): the same, on a hipStream_t,
+/// with stream-ordered allocation by hipMallocAsync (hipMalloc where the
+/// device lacks memory pools). Instead of a context, the call makes the
+/// device current on the calling thread (hipSetDevice) for its duration and
+/// restores the previous one. The device is 0, or the ordinal in
+/// MF_HIP_DEVICE; the library is the first of libamdhip64.so.6,
+/// libamdhip64.so.5 and libamdhip64.so that loads, or the one named by
+/// MF_HIP_RUNTIME_LIBRARY. The HIP runtime is only loaded when first needed
+/// (a rocm module, or mf_device_* on MF_DEVICE_HIP).
 MF_API_EXPORT mf_status_t mf_function_invoke_async(
     const mf_function_t *function, const mf_tensor_t *args, size_t num_args,
     void *stream);
@@ -331,21 +344,23 @@ MF_API_EXPORT mf_status_t mf_device_alloc(mf_runtime_t *runtime,
                                           void **out_ptr);
 
 /// Frees memory from mf_device_alloc on the same device; NULL is allowed.
-/// CUDA: cuMemFree, which may wait for the device.
+/// CUDA: cuMemFree, HIP: hipFree, which may wait for the device.
 MF_API_EXPORT mf_status_t mf_device_free(mf_runtime_t *runtime,
                                          mf_device_kind_t device, void *ptr);
 
 /// Copies `size` bytes from `src` to `dst`, in the direction `kind` (the
-/// device pointers being memory of `device`). CUDA: ordered after the work
-/// on the legacy default stream; host-to-device and device-to-host copies
-/// return when done, device-to-device ones may still be running.
+/// device pointers being memory of `device`). CUDA and HIP (hipMemcpy):
+/// ordered after the work on the default stream; host-to-device and
+/// device-to-host copies return when done, device-to-device ones may still
+/// be running.
 MF_API_EXPORT mf_status_t mf_device_copy(mf_runtime_t *runtime,
                                          mf_device_kind_t device, void *dst,
                                          const void *src, size_t size,
                                          mf_copy_kind_t kind);
 
 /// Waits for all work on `device` (CUDA: cuCtxSynchronize on the primary
-/// context) and reports the first error of that work.
+/// context; HIP: hipDeviceSynchronize) and reports the first error of that
+/// work.
 MF_API_EXPORT mf_status_t mf_device_synchronize(mf_runtime_t *runtime,
                                                 mf_device_kind_t device);
 

@@ -4,11 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Our version of the functions upstream MLIR keeps in libmlir_cuda_runtime
-// (which Debian does not ship), with the signatures MLIR 22's gpu-to-llvm
-// calls. They are exported from the runtime library, which promotes itself
-// to the global symbol scope before it loads host code (host_code.cc), so
-// the host code's undefined mgpu* references resolve here.
+// The CUDA implementation of the mgpu* functions host code calls (exported
+// by ../mgpu.cc, which routes each call to the backend of the thread's
+// scope).
 //
 // A call from outside any CallScope (no mf_* call in progress on the thread)
 // runs with the primary context made current for its duration; its errors
@@ -82,12 +80,13 @@ const char *kernelName(const CallScope &scope, CUfunction function) {
 
 CallScope::CallScope(const Driver &driver)
     : driver(driver), hasStream(false), stream(nullptr),
-      previous(activeScope) {
+      dispatch(mgpu::cudaFunctions()), previous(activeScope) {
   activeScope = this;
 }
 
 CallScope::CallScope(const Driver &driver, CUstream stream)
-    : driver(driver), hasStream(true), stream(stream), previous(activeScope) {
+    : driver(driver), hasStream(true), stream(stream),
+      dispatch(mgpu::cudaFunctions()), previous(activeScope) {
   activeScope = this;
 }
 
@@ -128,9 +127,10 @@ void CallScope::fail(const char *call, mf_status_code_t error,
 // The mgpu* functions
 //===----------------------------------------------------------------------===//
 
-extern "C" {
+// Named as upstream's, private to this file (../mgpu.cc exports them).
+namespace {
 
-MF_API_EXPORT void *mgpuModuleLoad(void *data, uint64_t size) {
+void *mgpuModuleLoad(void *data, uint64_t size) {
   CUmodule module = nullptr;
   run("mgpuModuleLoad", true, [&](CallScope &scope) {
     if (CUresult result = scope.driver.cuModuleLoadData(&module, data))
@@ -140,7 +140,7 @@ MF_API_EXPORT void *mgpuModuleLoad(void *data, uint64_t size) {
   return module;
 }
 
-MF_API_EXPORT void mgpuModuleUnload(void *module) {
+void mgpuModuleUnload(void *module) {
   if (!module)
     return; // Its load failed, and that was reported.
   run("mgpuModuleUnload", false, [&](CallScope &scope) {
@@ -150,7 +150,7 @@ MF_API_EXPORT void mgpuModuleUnload(void *module) {
   });
 }
 
-MF_API_EXPORT void *mgpuModuleGetFunction(void *module, const char *name) {
+void *mgpuModuleGetFunction(void *module, const char *name) {
   CUfunction function = nullptr;
   run("mgpuModuleGetFunction", true, [&](CallScope &scope) {
     if (!module)
@@ -166,7 +166,7 @@ MF_API_EXPORT void *mgpuModuleGetFunction(void *module, const char *name) {
   return function;
 }
 
-MF_API_EXPORT void *mgpuStreamCreate() {
+void *mgpuStreamCreate() {
   CUstream stream = nullptr;
   run("mgpuStreamCreate", true, [&](CallScope &scope) {
     if (scope.hasStream) {
@@ -180,7 +180,7 @@ MF_API_EXPORT void *mgpuStreamCreate() {
   return stream;
 }
 
-MF_API_EXPORT void mgpuStreamSynchronize(void *stream) {
+void mgpuStreamSynchronize(void *stream) {
   run("mgpuStreamSynchronize", true, [&](CallScope &scope) {
     auto cuStream = static_cast<CUstream>(stream);
     // The caller's stream: its work stays queued behind what came before.
@@ -191,7 +191,7 @@ MF_API_EXPORT void mgpuStreamSynchronize(void *stream) {
   });
 }
 
-MF_API_EXPORT void mgpuStreamDestroy(void *stream) {
+void mgpuStreamDestroy(void *stream) {
   run("mgpuStreamDestroy", false, [&](CallScope &scope) {
     auto cuStream = static_cast<CUstream>(stream);
     if (!cuStream || (scope.hasStream && cuStream == scope.stream))
@@ -201,12 +201,10 @@ MF_API_EXPORT void mgpuStreamDestroy(void *stream) {
   });
 }
 
-MF_API_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX,
-                                    intptr_t gridY, intptr_t gridZ,
-                                    intptr_t blockX, intptr_t blockY,
-                                    intptr_t blockZ, int32_t smem,
-                                    void *stream, void **params,
-                                    void **extra, size_t paramsCount) {
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t smem, void *stream,
+                      void **params, void **extra, size_t paramsCount) {
   (void)paramsCount; // The driver knows the kernel's parameters.
   run("mgpuLaunchKernel", true, [&](CallScope &scope) {
     auto cuFunction = static_cast<CUfunction>(function);
@@ -243,8 +241,7 @@ MF_API_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX,
   });
 }
 
-MF_API_EXPORT void *mgpuMemAlloc(uint64_t sizeBytes, void *stream,
-                                 bool isHostShared) {
+void *mgpuMemAlloc(uint64_t sizeBytes, void *stream, bool isHostShared) {
   if (sizeBytes == 0)
     return nullptr;
   CUdeviceptr ptr = 0;
@@ -265,7 +262,7 @@ MF_API_EXPORT void *mgpuMemAlloc(uint64_t sizeBytes, void *stream,
   return reinterpret_cast<void *>(static_cast<uintptr_t>(ptr));
 }
 
-MF_API_EXPORT void mgpuMemFree(void *ptr, void *stream) {
+void mgpuMemFree(void *ptr, void *stream) {
   if (!ptr)
     return;
   run("mgpuMemFree", false, [&](CallScope &scope) {
@@ -279,8 +276,7 @@ MF_API_EXPORT void mgpuMemFree(void *ptr, void *stream) {
   });
 }
 
-MF_API_EXPORT void mgpuMemcpy(void *dst, void *src, size_t sizeBytes,
-                              void *stream) {
+void mgpuMemcpy(void *dst, void *src, size_t sizeBytes, void *stream) {
   if (sizeBytes == 0)
     return;
   run("mgpuMemcpy", true, [&](CallScope &scope) {
@@ -296,8 +292,7 @@ MF_API_EXPORT void mgpuMemcpy(void *dst, void *src, size_t sizeBytes,
   });
 }
 
-MF_API_EXPORT void mgpuMemset32(void *dst, int value, size_t count,
-                                void *stream) {
+void mgpuMemset32(void *dst, int value, size_t count, void *stream) {
   if (count == 0)
     return;
   run("mgpuMemset32", true, [&](CallScope &scope) {
@@ -312,8 +307,7 @@ MF_API_EXPORT void mgpuMemset32(void *dst, int value, size_t count,
   });
 }
 
-MF_API_EXPORT void mgpuMemset16(void *dst, int shortValue, size_t count,
-                                void *stream) {
+void mgpuMemset16(void *dst, int shortValue, size_t count, void *stream) {
   if (count == 0)
     return;
   run("mgpuMemset16", true, [&](CallScope &scope) {
@@ -328,7 +322,7 @@ MF_API_EXPORT void mgpuMemset16(void *dst, int shortValue, size_t count,
   });
 }
 
-MF_API_EXPORT void *mgpuEventCreate() {
+void *mgpuEventCreate() {
   CUevent event = nullptr;
   run("mgpuEventCreate", true, [&](CallScope &scope) {
     if (CUresult result =
@@ -338,7 +332,7 @@ MF_API_EXPORT void *mgpuEventCreate() {
   return event;
 }
 
-MF_API_EXPORT void mgpuEventDestroy(void *event) {
+void mgpuEventDestroy(void *event) {
   if (!event)
     return;
   run("mgpuEventDestroy", false, [&](CallScope &scope) {
@@ -348,7 +342,7 @@ MF_API_EXPORT void mgpuEventDestroy(void *event) {
   });
 }
 
-MF_API_EXPORT void mgpuEventSynchronize(void *event) {
+void mgpuEventSynchronize(void *event) {
   run("mgpuEventSynchronize", true, [&](CallScope &scope) {
     if (CUresult result =
             scope.driver.cuEventSynchronize(static_cast<CUevent>(event)))
@@ -356,7 +350,7 @@ MF_API_EXPORT void mgpuEventSynchronize(void *event) {
   });
 }
 
-MF_API_EXPORT void mgpuEventRecord(void *event, void *stream) {
+void mgpuEventRecord(void *event, void *stream) {
   run("mgpuEventRecord", true, [&](CallScope &scope) {
     if (CUresult result = scope.driver.cuEventRecord(
             static_cast<CUevent>(event), static_cast<CUstream>(stream)))
@@ -364,7 +358,7 @@ MF_API_EXPORT void mgpuEventRecord(void *event, void *stream) {
   });
 }
 
-MF_API_EXPORT void mgpuStreamWaitEvent(void *stream, void *event) {
+void mgpuStreamWaitEvent(void *stream, void *event) {
   run("mgpuStreamWaitEvent", true, [&](CallScope &scope) {
     if (CUresult result = scope.driver.cuStreamWaitEvent(
             static_cast<CUstream>(stream), static_cast<CUevent>(event), 0))
@@ -372,7 +366,7 @@ MF_API_EXPORT void mgpuStreamWaitEvent(void *stream, void *event) {
   });
 }
 
-MF_API_EXPORT void mgpuSetDefaultDevice(int32_t device) {
+void mgpuSetDefaultDevice(int32_t device) {
   run("mgpuSetDefaultDevice", true, [&](CallScope &scope) {
     // The runtime runs on one device; code asking for another would run
     // its kernels on memory of the wrong one.
@@ -384,4 +378,16 @@ MF_API_EXPORT void mgpuSetDefaultDevice(int32_t device) {
   });
 }
 
-} // extern "C"
+} // namespace
+
+const mgpu::Functions &mgpu::cudaFunctions() {
+  static const Functions functions = {
+      mgpuModuleLoad,       mgpuModuleUnload,      mgpuModuleGetFunction,
+      mgpuStreamCreate,     mgpuStreamSynchronize, mgpuStreamDestroy,
+      mgpuLaunchKernel,     mgpuMemAlloc,          mgpuMemFree,
+      mgpuMemcpy,           mgpuMemset32,          mgpuMemset16,
+      mgpuEventCreate,      mgpuEventDestroy,      mgpuEventSynchronize,
+      mgpuEventRecord,      mgpuStreamWaitEvent,   mgpuSetDefaultDevice,
+  };
+  return functions;
+}

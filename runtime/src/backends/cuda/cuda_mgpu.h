@@ -20,11 +20,14 @@
 
 #include "cuda_driver.h"
 
+#include "../mgpu.h"
+
 #include <string>
 
 namespace mf::rt::cuda {
 
-/// The active scope of the mgpu* calls on this thread (scopes nest).
+/// The active scope of the mgpu* calls on this thread (scopes nest); routes
+/// them to this backend while it lasts.
 class CallScope {
 public:
   /// Outside an invocation: mgpuStreamCreate makes real streams.
@@ -59,6 +62,7 @@ public:
   const char *lastFunctionName = nullptr;
 
 private:
+  mgpu::DispatchScope dispatch;
   CallScope *previous;
   /// The first error: the call (a string literal), then the driver's
   /// result, or a code without one.
