@@ -51,3 +51,10 @@ config.substitutions.append(("%shared_data", os.path.join(config.mf_src_root, ".
 
 # mf-af3 (tools/mf-af3): the Pairformer trunk driver over mf-cache's caches.
 llvm_config.add_tool_substitutions([ToolSubst("mf-af3", unresolved="fatal")], tool_dirs)
+
+# The runtime's fake CUDA driver (runtime/tests): loads a compiled cuda
+# artifact up to the driver boundary on a machine without a GPU.
+fake_cuda = os.path.join(config.mf_obj_root, "runtime", "tests", "libmf_fake_cuda.so")
+if os.path.exists(fake_cuda):
+    config.available_features.add("fake-cuda-driver")
+    config.substitutions.append(("%fake_cuda_driver", fake_cuda))
