@@ -6,6 +6,9 @@ packages=(
   cmake ninja-build g++ git python3 bc
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools lld-22 clang-22
   libomp-22-dev libgtest-dev libclang-rt-22-dev
+  # mf-cache's mmCIF input: gemmi (header-only), whose CIF grammar needs
+  # PEGTL (Debian's gemmi-dev does not depend on it), and zlib for .cif.gz.
+  gemmi-dev tao-pegtl-dev zlib1g-dev
 )
 missing=()
 for p in "${packages[@]}"; do

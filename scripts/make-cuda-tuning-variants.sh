@@ -19,10 +19,9 @@ rm -rf "$out" && mkdir -p "$out"
 # layernorm_linear (block_m block_n), transition (block_m block_n).
 variants=(
   "default                    -"
-  "a128x16s1-g128x64-t64x32   128 16 1 128 64  64 32"
-  "a128x32s2-g64x128-t128x16  128 32 2 64 128  128 16"
-  "a256x32s1-g256x64-t64x16   256 32 1 256 64  64 16"
-  "a64x32s1-g128x32-t32x16    64 32 1  128 32  32 16"
+  "a64x32s1-g128x128-t64x16   64 32 1  128 128 64 16"
+  "a128x64s1-g128x128-t64x16  128 64 1 128 128 64 16"
+  "a64x64s2-g128x128-t64x16   64 64 2  128 128 64 16"
 )
 for v in "${variants[@]}"; do
   read -r name bq bk sg gm gn tm tn <<<"$v"

@@ -394,7 +394,7 @@ Outcome featurize(const Input &input, Ccd &ccd,
     if (chain.type == ChainType::Protein)
       proteinSequences.insert(chain.entity->sequence);
   bool pairing = proteinSequences.size() > 1;
-  std::string notes, error;
+  std::string notes = input.notes, error;
   if (!buildChainMsas(chains, pairing, notes, error)) {
     message = error;
     return Outcome::Error;

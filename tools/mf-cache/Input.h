@@ -59,6 +59,10 @@ struct Input {
   /// Set when the file is JSON but not an input at all (no "dialect" and no
   /// "sequences", e.g. AF3's model_config.json next to the inputs).
   bool notAnInput = false;
+  /// What the reader changed or dropped, one line each (the mmCIF route:
+  /// waters, crystallization aids, ...); featurize() passes them on as
+  /// notes. Empty for JSON inputs.
+  std::string notes;
 };
 
 /// Reads and validates the input at `path` (MSA files included). On failure

@@ -6,11 +6,14 @@
 //
 // mf-cache build INPUT... -o OUTDIR [--ccd PATH]... [--shard I/N] [--jobs N]
 //                         [--max-msa-rows N] [--quiet]
+//                         [--msa [STEM:]CHAIN=PATH]... [--paired-msa ...]...
+//                         [--keep-crystallization-aids]
 // mf-cache info FILE
-// mf-cache bench INPUT.json|FILE.mfc [--ccd PATH]... [--iters K]
+// mf-cache bench INPUT.json|FILE.cif|FILE.mfc [--ccd PATH]... [--iters K]
 //
-// build featurizes AlphaFold3 input JSONs (a folder stands for its *.json)
-// into OUTDIR/<json stem>.mfc, one file per example, over a pool of threads
+// build featurizes AlphaFold3 input JSONs and mmCIF structures (*.cif,
+// *.mmcif, optionally .gz; a folder stands for its *.json and structures)
+// into OUTDIR/<stem>.mfc, one file per example, over a pool of threads
 // (all cores by default). Inputs are sorted by path and input k goes to
 // shard k mod N == I (0-based), so the N jobs of a cluster array split any
 // set of inputs without overlap. Inputs needing what the CCD lacks (or a
@@ -18,6 +21,13 @@
 // (exit status 1). --ccd reads a components.cif or a folder of component
 // files (repeatable; later ones override); by default the project's CCD
 // subset (../shared/data/ccd).
+//
+// mmCIF inputs go through gemmi into the JSON route's input (Structure.h says
+// what enters). Their MSAs are given per chain: --msa CHAIN=PATH (.a3m or
+// .sto) for the unpaired MSA, --paired-msa for the paired one; CHAIN is a
+// label_asym_id or an author chain id with one polymer; STEM: restricts it
+// to the structure file of that stem (e.g. 102m:A=...). Chains without one
+// run on their query row, with a note.
 //
 // info verifies a cache (every checksum) and prints its tensors and
 // metadata; it exits 1 on a corrupt, truncated or malformed file.
@@ -29,6 +39,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Featurize.h"
+#include "Structure.h"
 
 #include <algorithm>
 #include <atomic>
@@ -54,8 +65,13 @@ int usage() {
       stderr,
       "usage: mf-cache build INPUT... -o OUTDIR [--ccd PATH]... [--shard I/N]\n"
       "                      [--jobs N] [--max-msa-rows N] [--quiet]\n"
+      "                      [--msa [STEM:]CHAIN=PATH]... [--paired-msa "
+      "[STEM:]CHAIN=PATH]...\n"
+      "                      [--keep-crystallization-aids]\n"
+      "       (INPUT: AF3 input .json, mmCIF .cif[.gz], or a folder of them)\n"
       "       mf-cache info FILE\n"
-      "       mf-cache bench INPUT.json|FILE.mfc [--ccd PATH]... [--iters K]\n");
+      "       mf-cache bench INPUT.json|FILE.cif|FILE.mfc [--ccd PATH]... "
+      "[--iters K]\n");
   return 2;
 }
 
@@ -70,6 +86,8 @@ bool endsWith(const std::string &s, const char *suffix) {
 }
 
 std::string stem(const std::string &path) {
+  if (isStructurePath(path))
+    return structureStem(path);
   size_t slash = path.rfind('/');
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   size_t dot = name.rfind('.');
@@ -125,13 +143,34 @@ struct Job {
   FeaturizeSummary summary;
 };
 
+/// Reads an input JSON or an mmCIF structure. Built, NotCovered (skip) or
+/// Error; `notAnInput` is set for JSON files that are not inputs at all.
+Outcome readAny(const std::string &path, const StructureOptions &structure,
+                Input &input, std::string &error, bool &notAnInput) {
+  notAnInput = false;
+  if (isStructurePath(path))
+    return readStructure(path, structure, input, error);
+  if (readInput(path, input, error))
+    return Outcome::Built;
+  notAnInput = input.notAnInput;
+  return Outcome::Error;
+}
+
 /// Featurizes one input and writes its cache.
 void runJob(Job &job, Ccd &ccd, const FeaturizeOptions &options,
-            const std::string &outDir) {
+            const StructureOptions &structure, const std::string &outDir) {
   Input input;
   std::string error;
-  if (!readInput(job.path, input, error)) {
-    job.state = input.notAnInput && job.fromFolder ? Job::Skipped : Job::Failed;
+  bool notAnInput = false;
+  switch (readAny(job.path, structure, input, error, notAnInput)) {
+  case Outcome::Built:
+    break;
+  case Outcome::NotCovered:
+    job.state = Job::Skipped;
+    job.message = error;
+    return;
+  case Outcome::Error:
+    job.state = notAnInput && job.fromFolder ? Job::Skipped : Job::Failed;
     job.message = error;
     return;
   }
@@ -167,17 +206,39 @@ int build(int argc, char **argv) {
   int shardIndex = 0, shardCount = 1, jobs = 0;
   bool quiet = false;
   FeaturizeOptions options;
+  StructureOptions structure;
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> const char * {
       return i + 1 < argc ? argv[++i] : nullptr;
     };
     if (arg == "-o" || arg == "--ccd" || arg == "--shard" || arg == "--jobs" ||
-        arg == "--max-msa-rows") {
+        arg == "--max-msa-rows" || arg == "--msa" || arg == "--paired-msa") {
       const char *v = value();
       if (!v)
         return usage();
-      if (arg == "-o") {
+      if (arg == "--msa" || arg == "--paired-msa") {
+        // [STEM:]CHAIN=PATH; the first '=' ends the chain (ids have none).
+        std::string s = v;
+        size_t eq = s.find('=');
+        StructureMsa msa;
+        msa.paired = arg == "--paired-msa";
+        std::string key = eq == std::string::npos ? "" : s.substr(0, eq);
+        size_t colon = key.find(':');
+        if (colon != std::string::npos) {
+          msa.structure = key.substr(0, colon);
+          key = key.substr(colon + 1);
+        }
+        msa.chain = key;
+        if (eq != std::string::npos)
+          msa.path = s.substr(eq + 1);
+        if (msa.chain.empty() || msa.path.empty()) {
+          std::fprintf(stderr, "mf-cache: error: %s wants [STEM:]CHAIN=PATH\n",
+                       arg.c_str());
+          return 2;
+        }
+        structure.msas.push_back(msa);
+      } else if (arg == "-o") {
         outDir = v;
       } else if (arg == "--ccd") {
         ccdPaths.push_back(v);
@@ -200,6 +261,8 @@ int build(int argc, char **argv) {
       }
     } else if (arg == "--quiet" || arg == "-q") {
       quiet = true;
+    } else if (arg == "--keep-crystallization-aids") {
+      structure.keepCrystallizationAids = true;
     } else if (!arg.empty() && arg[0] == '-') {
       std::fprintf(stderr, "mf-cache: error: unknown option '%s'\n", arg.c_str());
       return usage();
@@ -226,7 +289,7 @@ int build(int argc, char **argv) {
     }
     while (dirent *entry = readdir(dir)) {
       std::string name = entry->d_name;
-      if (endsWith(name, ".json")) {
+      if (endsWith(name, ".json") || isStructurePath(name)) {
         all.emplace_back();
         all.back().path = path + "/" + name;
         all.back().fromFolder = true;
@@ -270,7 +333,7 @@ int build(int argc, char **argv) {
     drawBar();
   auto worker = [&]() {
     for (size_t k; (k = next++) < mine.size();) {
-      runJob(mine[k], ccd, options, outDir);
+      runJob(mine[k], ccd, options, structure, outDir);
       std::lock_guard<std::mutex> lock(mutex);
       ++done;
       if (progress)
@@ -385,7 +448,7 @@ int bench(int argc, char **argv) {
 
   std::string cachePath = target;
   bool temporary = false;
-  if (endsWith(target, ".json")) {
+  if (endsWith(target, ".json") || isStructurePath(target)) {
     Ccd ccd;
     if (!loadCcd(ccdPaths, ccd))
       return 1;
@@ -396,7 +459,9 @@ int bench(int argc, char **argv) {
       auto start = std::chrono::steady_clock::now();
       Input input;
       std::string error;
-      if (!readInput(target, input, error)) {
+      bool notAnInput = false;
+      if (readAny(target, StructureOptions(), input, error, notAnInput) !=
+          Outcome::Built) {
         std::fprintf(stderr, "mf-cache: error: %s\n", error.c_str());
         return 1;
       }

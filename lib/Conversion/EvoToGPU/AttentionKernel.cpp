@@ -77,12 +77,23 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
   auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto qsType = MemRefType::get({sg, bq, ldsCols}, elem, nullptr, wg);
   auto kvsType = MemRefType::get({sg, bk, ldsCols}, elem, nullptr, wg);
+  // The bias tile [bq, bk] (rows padded by 8 elements: the 4-byte fragment
+  // reads of a warp then hit distinct banks) and the key mask of each S row
+  // as bytes: both staged through shared memory, loaded coalesced.
+  auto bsType = MemRefType::get({bq, bk + 8}, elem, nullptr, wg);
+  auto msType =
+      MemRefType::get({sg, bk}, IntegerType::get(ctx, 8), nullptr, wg);
+  SmallVector<Type> workgroup = {qsType, kvsType, kvsType};
+  if (spec.hasBias)
+    workgroup.push_back(bsType);
+  if (spec.hasMask)
+    workgroup.push_back(msType);
 
   OpBuilder mb(ctx);
   mb.setInsertionPointToEnd(module.getBody());
   auto func = gpu::GPUFuncOp::create(
       mb, loc, name, FunctionType::get(ctx, spec.argTypes, {}),
-      TypeRange{qsType, kvsType, kvsType});
+      workgroup);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
   func.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr(
       {static_cast<int32_t>(threads), 1, 1}));
@@ -103,6 +114,9 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
   Value qs = func.getWorkgroupAttributions()[0];
   Value ks = func.getWorkgroupAttributions()[1];
   Value vs = func.getWorkgroupAttributions()[2];
+  unsigned wgIdx = 3;
+  Value bs = spec.hasBias ? Value(func.getWorkgroupAttributions()[wgIdx++]) : Value();
+  Value ms = spec.hasMask ? Value(func.getWorkgroupAttributions()[wgIdx++]) : Value();
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value lane = kb.rem(tid, 32), warp = kb.div(tid, 32);
@@ -194,33 +208,80 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
     }
     return values;
   };
-  // Bias and mask values of this thread's rows and keys are prefetched the
-  // same way (raw: bias[j][r][e2], then mask[i][j][e2]); their latency was
-  // otherwise exposed at every step.
+  // The bias tile and the mask of the next key step are loaded into
+  // registers with the K/V tiles, coalesced: consecutive threads take
+  // consecutive pairs of keys of one query row (bias) and consecutive keys
+  // (mask); they go to shared memory with K and V.
   const int64_t nTiles = bk / 8;
-  auto threadKey = [&](Value keyStart, int64_t j, int e2) {
-    return kb.add(keyStart,
-                  kb.add(kb.mul(thread, kb.idx(2)), kb.idx(8 * j + e2)));
-  };
+  const int64_t biasPairs = bq * bk / 2;
+  const int64_t biasSteps = (biasPairs + threads - 1) / threads;
+  const int64_t maskCount = sg * bk;
+  const int64_t maskSteps = (maskCount + threads - 1) / threads;
+  Value qStart = kb.mul(qTile, kb.idx(bq));
   auto loadSide = [&](Value keyStart) {
     SmallVector<Value> values;
     if (bias)
-      for (int64_t j = 0; j < nTiles; ++j)
-        for (int r = 0; r < 2; ++r)
-          for (int e2 = 0; e2 < 2; ++e2)
-            values.push_back(memref::LoadOp::create(
-                b, bias,
-                ValueRange{batch, c0, head, qRowClamped[r],
-                           kb.minIdx(threadKey(keyStart, j, e2), lastN)}));
+      for (int64_t step = 0; step < biasSteps; ++step) {
+        Value pair =
+            kb.minIdx(kb.add(tid, kb.idx(step * threads)), kb.idx(biasPairs - 1));
+        Value row = kb.minIdx(kb.add(qStart, kb.div(pair, bk / 2)), lastN);
+        Value col = kb.mul(kb.rem(pair, bk / 2), kb.idx(2));
+        for (int e = 0; e < 2; ++e) {
+          Value key =
+              kb.minIdx(kb.add(keyStart, kb.add(col, kb.idx(e))), lastN);
+          values.push_back(memref::LoadOp::create(
+              b, bias, ValueRange{batch, c0, head, row, key}));
+        }
+      }
     if (mask)
-      for (int64_t i = 0; i < sg; ++i)
-        for (int64_t j = 0; j < nTiles; ++j)
-          for (int e2 = 0; e2 < 2; ++e2)
-            values.push_back(memref::LoadOp::create(
-                b, mask,
-                ValueRange{batch, sClamped[i], c0, c0,
-                           kb.minIdx(threadKey(keyStart, j, e2), lastN)}));
+      for (int64_t step = 0; step < maskSteps; ++step) {
+        Value idx =
+            kb.minIdx(kb.add(tid, kb.idx(step * threads)), kb.idx(maskCount - 1));
+        Value key = kb.minIdx(kb.add(keyStart, kb.rem(idx, bk)), lastN);
+        Value s = kb.minIdx(kb.add(sBase, kb.div(idx, bk)), lastS);
+        values.push_back(memref::LoadOp::create(
+            b, mask, ValueRange{batch, s, c0, c0, key}));
+      }
     return values;
+  };
+  auto storeSide = [&](ValueRange values) {
+    auto vec2 = VectorType::get({2}, elem);
+    unsigned v = 0;
+    if (bias)
+      for (int64_t step = 0; step < biasSteps; ++step) {
+        Value pair = kb.add(tid, kb.idx(step * threads));
+        Value data = vector::FromElementsOp::create(
+            b, vec2, ValueRange{values[v], values[v + 1]});
+        v += 2;
+        auto emit = [&, pair, data] {
+          vector::StoreOp::create(
+              b, data, bs,
+              ValueRange{kb.div(pair, bk / 2),
+                         kb.mul(kb.rem(pair, bk / 2), kb.idx(2))},
+              false, llvm::MaybeAlign(4));
+        };
+        if ((step + 1) * threads <= biasPairs)
+          emit();
+        else
+          kb.ifThen(kb.lt(pair, kb.idx(biasPairs)), emit);
+      }
+    if (mask)
+      for (int64_t step = 0; step < maskSteps; ++step) {
+        Value idx = kb.add(tid, kb.idx(step * threads));
+        Value byte = arith::ExtUIOp::create(b, b.getI8Type(), values[v++]);
+        auto emit = [&, idx, byte] {
+          memref::StoreOp::create(b, byte, ms,
+                                  ValueRange{kb.div(idx, bk), kb.rem(idx, bk)});
+        };
+        if ((step + 1) * threads <= maskCount)
+          emit();
+        else
+          kb.ifThen(kb.lt(idx, kb.idx(maskCount)), emit);
+      }
+  };
+  auto threadKey = [&](Value keyStart, int64_t j, int e2) {
+    return kb.add(keyStart,
+                  kb.add(kb.mul(thread, kb.idx(2)), kb.idx(8 * j + e2)));
   };
   SmallVector<Value> firstTile = loadKV(c0);
   const int64_t kvCount = static_cast<int64_t>(firstTile.size());
@@ -247,6 +308,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
       kb.storeTileChunks(vs, kb.idx(i), bk, dPad, tid, threads,
                          tile.slice((2 * i + 1) * steps, steps));
     }
+    storeSide(side);
     gpu::BarrierOp::create(b);
     Value nextTile = kb.minIdx(kb.add(kt, kb.idx(1)),
                                arith::SubIOp::create(b, keyTiles, kb.idx(1)));
@@ -259,15 +321,22 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
     for (int64_t j = 0; j < nTiles; ++j)
       for (int e2 = 0; e2 < 2; ++e2)
         keyValid[j][e2] = kb.lt(threadKey(keyStart, j, e2), nDim);
-    // Bias in log2 units, loaded once for every S row of the group.
+    // Bias in log2 units, read once for every S row of the group.
     SmallVector<std::array<std::array<Value, 2>, 2>> biasL2(nTiles);
-    int64_t sideIdx = 0;
+    auto vec2 = VectorType::get({2}, elem);
     if (bias)
       for (int64_t j = 0; j < nTiles; ++j)
-        for (int r = 0; r < 2; ++r)
+        for (int r = 0; r < 2; ++r) {
+          Value row = kb.add(warpRow0, kb.add(group, kb.idx(8 * r)));
+          Value col = kb.add(kb.mul(thread, kb.idx(2)), kb.idx(8 * j));
+          Value pair = vector::LoadOp::create(b, vec2, bs, ValueRange{row, col},
+                                              false, llvm::MaybeAlign(4));
           for (int e2 = 0; e2 < 2; ++e2)
-            biasL2[j][r][e2] =
-                kb.fmul(kb.toF32(side[sideIdx++]), kb.f32(kLog2E));
+            biasL2[j][r][e2] = kb.fmul(
+                kb.toF32(vector::ExtractOp::create(b, pair,
+                                                   ArrayRef<int64_t>{e2})),
+                kb.f32(kLog2E));
+        }
     Value scaleL2 = kb.f32(spec.scale * kLog2E);
 
     SmallVector<Value> yielded;
@@ -287,8 +356,18 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
       for (int64_t j = 0; j < nTiles; ++j)
         for (int e2 = 0; e2 < 2; ++e2) {
           Value allowed = keyValid[j][e2];
-          if (mask)
-            allowed = kb.andI(allowed, side[sideIdx + (i * nTiles + j) * 2 + e2]);
+          if (mask) {
+            Value byte = memref::LoadOp::create(
+                b, ms,
+                ValueRange{kb.idx(i),
+                           kb.add(kb.mul(thread, kb.idx(2)),
+                                  kb.idx(8 * j + e2))});
+            allowed = kb.andI(
+                allowed, arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                                               byte,
+                                               arith::ConstantIntOp::create(
+                                                   b, b.getI8Type(), 0)));
+          }
           for (int r = 0; r < 2; ++r) {
             Value &s = scores[j][2 * r + e2];
             s = kb.fmul(s, scaleL2);

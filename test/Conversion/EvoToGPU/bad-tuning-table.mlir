@@ -8,7 +8,7 @@
 // A table of one's own sets the tiles: 8 warps, 128 query rows, 4 S rows
 // per block.
 // CHECK: gpu.launch_func {{.*}} threads in (%c256,
-// CHECK: workgroup(%{{.*}} : memref<4x128x40xbf16, {{.*}}>, %{{.*}} : memref<4x32x40xbf16, {{.*}}>
+// CHECK: workgroup(%{{.*}} : memref<4x128x40xbf16, {{.*}}>, %{{.*}} : memref<4x32x40xbf16, {{.*}}>, %{{.*}} : memref<4x32x40xbf16, {{.*}}>)
 
 func.func @attention(%q: tensor<1x?x?x4x32xbf16>) -> tensor<1x?x?x4x32xbf16> {
   %o = evo.pair_bias_attention %q, %q, %q

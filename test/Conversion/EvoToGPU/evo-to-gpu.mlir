@@ -2,21 +2,22 @@
 
 // Host side of attention: read-only buffers of the operands, one buffer for
 // the result, one launch over (query tiles, heads, batch x S groups), the
-// result back as a tensor. The kernel: Q/K/V tiles in shared memory (rows
-// padded by 8 elements), ldmatrix fragments, bf16 mma.sync m16n8k16 with f32
-// accumulators, the key loop, quad shuffles for the row statistics, exp2.
+// result back as a tensor. The kernel: Q/K/V tiles, the bias tile and the
+// key mask (bytes) in shared memory (rows padded by 8 elements), ldmatrix
+// fragments, bf16 mma.sync m16n8k16 with f32 accumulators, the key loop, quad
+// shuffles for the row statistics, exp2.
 
 // CHECK-LABEL: func.func @attention(
 // CHECK-DAG:     %[[Q:.*]] = bufferization.to_buffer %arg0 read_only : tensor<1x?x?x4x32xbf16> to memref<1x?x?x4x32xbf16>
 // CHECK-DAG:     %[[M:.*]] = bufferization.to_buffer %arg3 read_only : tensor<1x?x1x1x?xi1> to memref<1x?x1x1x?xi1>
 // CHECK-DAG:     %[[B:.*]] = bufferization.to_buffer %arg4 read_only : tensor<1x1x4x?x?xbf16> to memref<1x1x4x?x?xbf16>
 // CHECK:         %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<1x?x?x4x32xbf16>
-// CHECK:         gpu.launch_func @mf_kernels::@attention_attention_0 blocks in (%{{.*}}, %c4, %{{.*}}) threads in (%c256, %{{.*}}, %{{.*}}) args(%[[Q]] : {{.*}}, %[[M]] : memref<1x?x1x1x?xi1>, %[[B]] : memref<1x1x4x?x?xbf16>, %[[OUT]] : memref<1x?x?x4x32xbf16>)
+// CHECK:         gpu.launch_func @mf_kernels::@attention_attention_0 blocks in (%{{.*}}, %c4, %{{.*}}) threads in (%c128, %{{.*}}, %{{.*}}) args(%[[Q]] : {{.*}}, %[[M]] : memref<1x?x1x1x?xi1>, %[[B]] : memref<1x1x4x?x?xbf16>, %[[OUT]] : memref<1x?x?x4x32xbf16>)
 // CHECK:         %[[T:.*]] = bufferization.to_tensor %[[OUT]] restrict writable
 // CHECK:         return %[[T]]
 
 // CHECK:       gpu.module @mf_kernels
-// CHECK:         gpu.func @attention_attention_0({{.*}}) workgroup(%{{.*}} : memref<1x128x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<1x32x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<1x32x40xbf16, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 256, 1, 1>}
+// CHECK:         gpu.func @attention_attention_0({{.*}}) workgroup(%{{.*}} : memref<1x64x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<1x32x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<1x32x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<1x32xi8, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // CHECK:           vector.load {{.*}} {alignment = 16 : i64} : memref<1x?x?x4x32xbf16>, vector<8xbf16>
 // CHECK:           gpu.barrier
 // CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
@@ -42,13 +43,13 @@ func.func @attention(%q: tensor<1x?x?x4x32xbf16>, %k: tensor<1x?x?x4x32xbf16>,
 
 // The logsumexp is a second f32 buffer and kernel argument. D = 24 pads to
 // 32 in shared memory (rows of 40); the fallback table entry (64 query
-// rows, 64-key steps, two S rows per block) applies.
+// rows, 32-key steps, one S row per block) applies.
 
 // CHECK-LABEL: func.func @attention_lse(
 // CHECK:         %[[OUT:.*]] = memref.alloc(%{{.*}}) : memref<1x1x?x16x24xf16>
 // CHECK:         %[[LSE:.*]] = memref.alloc(%{{.*}}) : memref<1x1x16x?xf32>
 // CHECK:         gpu.launch_func @mf_kernels::@attention_lse_attention_0 {{.*}} args({{.*}}, %[[OUT]] : memref<1x1x?x16x24xf16>, %[[LSE]] : memref<1x1x16x?xf32>)
-// CHECK:         gpu.func @attention_lse_attention_0({{.*}}) workgroup(%{{.*}} : memref<2x64x40xf16, {{.*}}>, %{{.*}} : memref<2x64x40xf16, {{.*}}>, %{{.*}} : memref<2x64x40xf16, {{.*}}>)
+// CHECK:         gpu.func @attention_lse_attention_0({{.*}}) workgroup(%{{.*}} : memref<1x64x40xf16, {{.*}}>, %{{.*}} : memref<1x32x40xf16, {{.*}}>, %{{.*}} : memref<1x32x40xf16, {{.*}}>)
 // CHECK:           nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK:           math.log2
 // CHECK:           memref.store {{.*}} : memref<1x1x16x?xf32>

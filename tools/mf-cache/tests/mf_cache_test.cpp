@@ -8,16 +8,19 @@
 // against the input files (read independently of the featurizer where it
 // matters: MSA rows and deletions are counted from the raw a3m text), then
 // drives the mf-cache tool: identical bytes on rebuild, shards that
-// partition the inputs, refusal of corrupted and truncated files.
+// partition the inputs, refusal of corrupted and truncated files. The
+// mmCIF route (gemmi) is checked against the JSON route on the same entries.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Featurize.h"
+#include "Structure.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -462,4 +465,200 @@ TEST(Tool, InfoRefusesCorruptAndTruncatedFiles) {
   header[20] = '!'; // inside the JSON header
   std::ofstream(dir + "/header.mfc", std::ios::binary) << header;
   EXPECT_EQ(run(kTool + " info " + dir + "/header.mfc"), 1);
+}
+
+namespace {
+
+#define REQUIRE_GEMMI()                                                        \
+  if (!haveStructureSupport())                                                 \
+  GTEST_SKIP() << "mf-cache built without gemmi"
+
+/// Featurizes a structure into an in-memory cache.
+Outcome buildStructure(const std::string &cif, Built &out,
+                       const StructureOptions &options = {},
+                       Input *inputOut = nullptr) {
+  Ccd ccd;
+  std::string error;
+  EXPECT_TRUE(ccd.addPath(kData + "/ccd", error)) << error;
+  Input input;
+  Outcome read = readStructure(cif, options, input, out.message);
+  if (read != Outcome::Built)
+    return read;
+  Writer writer;
+  FeaturizeSummary summary;
+  Outcome outcome = featurize(input, ccd, {}, writer, summary, out.message);
+  if (inputOut)
+    *inputOut = input;
+  if (outcome != Outcome::Built)
+    return outcome;
+  EXPECT_TRUE(writer.serialize(out.bytes).ok());
+  auto cache = FeatureCache::openMemory(out.bytes.data(), out.bytes.size(),
+                                        kFeatureSetVersion);
+  EXPECT_TRUE(cache.ok()) << cache.status().message();
+  if (cache.ok())
+    out.cache = *cache;
+  return outcome;
+}
+
+StructureOptions withMsa(const std::string &chain, const std::string &path) {
+  StructureOptions options;
+  options.msas.push_back({"", chain, path, false});
+  return options;
+}
+
+/// Every tensor of `a` has the same dtype, shape and bytes in `b`.
+void expectSameTensors(const FeatureCache &a, const FeatureCache &b) {
+  ASSERT_EQ(a.tensorCount(), b.tensorCount());
+  for (size_t i = 0; i < a.tensorCount(); ++i) {
+    auto x = a.tensor(i);
+    ASSERT_TRUE(x.ok());
+    mf_cache_tensor_t y = tensor(b, x->name);
+    EXPECT_EQ(x->dtype, y.dtype) << x->name;
+    ASSERT_EQ(shapeOf(*x), shapeOf(y)) << x->name;
+    ASSERT_EQ(x->size_bytes, y.size_bytes) << x->name;
+    EXPECT_EQ(std::memcmp(x->data, y.data, x->size_bytes), 0) << x->name;
+  }
+}
+
+} // namespace
+
+TEST(Structure, MyoglobinHemeMatchesTheJsonRoute) {
+  REQUIRE_DATA();
+  REQUIRE_GEMMI();
+  Built cif, json;
+  Input input;
+  ASSERT_EQ(buildStructure(kData + "/structures/102m.cif", cif,
+                           withMsa("A", kData + "/msa/3/non_pairing.a3m"),
+                           &input),
+            Outcome::Built)
+      << cif.message;
+  ASSERT_EQ(buildInput(kData + "/af3_inputs/102m_myoglobin_heme.json", json),
+            Outcome::Built);
+  // The structure: chain A (myoglobin, 154 residues from _entity_poly_seq)
+  // and chain C (HEM); SO4 (chain B, a crystallization aid) and the waters
+  // (chain D) are dropped.
+  ASSERT_EQ(input.entities.size(), 2u);
+  EXPECT_EQ(input.entities[0].ids, std::vector<std::string>{"A"});
+  EXPECT_EQ(input.entities[0].sequence,
+            readRawA3m(kData + "/msa/3/non_pairing.a3m").rows[0]);
+  EXPECT_EQ(input.entities[1].ids, std::vector<std::string>{"C"});
+  EXPECT_EQ(input.entities[1].ccdCodes, std::vector<std::string>{"HEM"});
+  EXPECT_NE(cif.message.find("dropped 155 waters"), std::string::npos);
+  EXPECT_NE(cif.message.find("SO4 (chain B)"), std::string::npos);
+  EXPECT_TRUE(input.hashes.count("102m.cif"));
+  EXPECT_TRUE(input.hashes.count("A:unpairedMsa:non_pairing.a3m"));
+
+  // Tokens: 154 residues + 43 heme atoms; the token features as the JSON's.
+  const int64_t T = 154 + 43;
+  ASSERT_EQ(shapeOf(tensor(cif.cache, "aatype")), std::vector<int64_t>{T});
+  for (const char *name : {"aatype", "residue_index", "asym_id", "entity_id",
+                           "sym_id", "token_index"}) {
+    const int32_t *x = static_cast<const int32_t *>(tensor(cif.cache, name).data);
+    const int32_t *y = static_cast<const int32_t *>(tensor(json.cache, name).data);
+    for (int64_t t = 0; t < T; ++t)
+      ASSERT_EQ(x[t], y[t]) << name << " token " << t;
+  }
+  // In fact every tensor is identical: the routes differ only in metadata.
+  expectSameTensors(cif.cache, json.cache);
+  EXPECT_STREQ(cif.cache.metadata("mf_chains"), "A:protein:154,C:ligand:1");
+}
+
+TEST(Structure, FullEntitySequenceAndAuthorChainIds) {
+  REQUIRE_DATA();
+  REQUIRE_GEMMI();
+  // 7zzx: the polymer is label_asym A in author chain B (the JSON's id);
+  // 202 of its 204 residues are observed, all 204 are tokens (as in AF3).
+  // 1k1a: 228 of 241 observed.
+  struct Case {
+    const char *cif, *chain, *msa, *json;
+    int64_t tokens;
+  } cases[] = {{"7zzx", "B", "2", "7zzx_dhfr", 204},
+               {"1k1a", "A", "1", "1k1a_bcl3_ankyrin", 241}};
+  for (const Case &c : cases) {
+    Built cif, json;
+    ASSERT_EQ(buildStructure(kData + "/structures/" + c.cif + ".cif", cif,
+                             withMsa(c.chain, kData + "/msa/" + c.msa +
+                                                  "/non_pairing.a3m")),
+              Outcome::Built)
+        << cif.message;
+    ASSERT_EQ(buildInput(kData + "/af3_inputs/" + c.json + ".json", json),
+              Outcome::Built);
+    EXPECT_EQ(shapeOf(tensor(cif.cache, "aatype")),
+              std::vector<int64_t>{c.tokens});
+    expectSameTensors(cif.cache, json.cache);
+  }
+}
+
+TEST(Structure, QueryOnlyNotCoveredAndErrors) {
+  REQUIRE_DATA();
+  REQUIRE_GEMMI();
+  Built b;
+  ASSERT_EQ(buildStructure(kData + "/structures/1k1a.cif", b), Outcome::Built);
+  EXPECT_EQ(tensor(b.cache, "msa").dims[0], 1);
+  EXPECT_NE(b.message.find("chain A: no MSA given"), std::string::npos);
+  // Ligands the CCD subset lacks: skipped, as in the JSON route.
+  Built c;
+  EXPECT_EQ(buildStructure(kData + "/structures/5zyh.cif", c),
+            Outcome::NotCovered);
+  EXPECT_NE(c.message.find("'9N0'"), std::string::npos);
+  EXPECT_EQ(buildStructure(kData + "/structures/8f9h.cif", c),
+            Outcome::NotCovered);
+  // Keeping the crystallization aids brings SO4 back, which the subset lacks.
+  StructureOptions keep;
+  keep.keepCrystallizationAids = true;
+  EXPECT_EQ(buildStructure(kData + "/structures/102m.cif", c, keep),
+            Outcome::NotCovered);
+  EXPECT_NE(c.message.find("'SO4'"), std::string::npos);
+  // An MSA for a chain that is not a polymer, or the wrong MSA, is an error.
+  Input input;
+  std::string message;
+  EXPECT_EQ(readStructure(kData + "/structures/102m.cif",
+                          withMsa("C", kData + "/msa/3/non_pairing.a3m"), input,
+                          message),
+            Outcome::Error);
+  EXPECT_NE(message.find("no polymer chain 'C'"), std::string::npos);
+  EXPECT_EQ(buildStructure(kData + "/structures/102m.cif", c,
+                           withMsa("A", kData + "/msa/1/non_pairing.a3m")),
+            Outcome::Error);
+  EXPECT_NE(c.message.find("first row"), std::string::npos);
+  // Not mmCIF.
+  EXPECT_EQ(readStructure(kData + "/af3_inputs/input.md", {}, input, message),
+            Outcome::Error);
+}
+
+TEST(Structure, GzippedAndTool) {
+  REQUIRE_DATA();
+  REQUIRE_GEMMI();
+  TempDir temp;
+  const std::string &dir = temp.path;
+  ASSERT_EQ(run("cp " + kData + "/structures/102m.cif " + dir +
+                "/102m.cif && chmod u+w " + dir + "/102m.cif && gzip " + dir +
+                "/102m.cif"),
+            0);
+  Built plain, gz;
+  ASSERT_EQ(buildStructure(kData + "/structures/102m.cif", plain),
+            Outcome::Built);
+  ASSERT_EQ(buildStructure(dir + "/102m.cif.gz", gz), Outcome::Built)
+      << gz.message;
+  expectSameTensors(plain.cache, gz.cache);
+
+  // The tool: --msa by chain (and by STEM:CHAIN), identical bytes twice.
+  const std::string msa = kData + "/msa/3/non_pairing.a3m";
+  ASSERT_EQ(run(kTool + " build " + kData + "/structures/102m.cif --msa A=" +
+                msa + " -o " + dir + "/a"),
+            0);
+  ASSERT_EQ(run(kTool + " build " + kData + "/structures/102m.cif " + kData +
+                "/structures/1k1a.cif --msa 102m:A=" + msa + " -o " + dir +
+                "/b --jobs 2"),
+            0);
+  std::string a = slurp(dir + "/a/102m.mfc");
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, slurp(dir + "/b/102m.mfc"));
+  EXPECT_FALSE(slurp(dir + "/b/1k1a.mfc").empty());
+  EXPECT_EQ(run(kTool + " build " + kData + "/structures/102m.cif --msa Z=" +
+                msa + " -o " + dir + "/c"),
+            1);
+  EXPECT_EQ(run(kTool + " build " + kData + "/structures/102m.cif --msa " +
+                msa + " -o " + dir + "/c"),
+            2);
 }
