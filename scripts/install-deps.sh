@@ -9,6 +9,8 @@ packages=(
   # mf-cache's mmCIF input: gemmi (header-only), whose CIF grammar needs
   # PEGTL (Debian's gemmi-dev does not depend on it), and zlib for .cif.gz.
   gemmi-dev tao-pegtl-dev zlib1g-dev
+  # The rocm target links the ROCm device libraries (ocml, ockl bitcode).
+  rocm-device-libs
 )
 missing=()
 for p in "${packages[@]}"; do

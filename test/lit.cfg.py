@@ -30,6 +30,9 @@ tools = [
     ToolSubst("%mf_make_fake_artifact", command=os.path.join(config.mf_tools_dir, "mf-numerics-make-fake-artifact")),
     "not",
     "count",
+    "llvm-readobj",
+    "llvm-readelf",
+    "llvm-objdump",
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
@@ -58,3 +61,14 @@ fake_cuda = os.path.join(config.mf_obj_root, "runtime", "tests", "libmf_fake_cud
 if os.path.exists(fake_cuda):
     config.available_features.add("fake-cuda-driver")
     config.substitutions.append(("%fake_cuda_driver", fake_cuda))
+
+# The rocm target needs Debian's rocm-device-libs (ocml/ockl bitcode);
+# mf-compile makes a ROCM_PATH of links to it.
+if os.path.isdir("/usr/lib/x86_64-linux-gnu/amdgcn/bitcode") or "ROCM_PATH" in os.environ:
+    config.available_features.add("rocm-device-libs")
+    if "ROCM_PATH" in os.environ:
+        config.environment["ROCM_PATH"] = os.environ["ROCM_PATH"]
+fake_hip = os.path.join(config.mf_obj_root, "runtime", "tests", "libmf_fake_amdhip64.so")
+if os.path.exists(fake_hip):
+    config.available_features.add("fake-hip-runtime")
+    config.substitutions.append(("%fake_hip_runtime", fake_hip))

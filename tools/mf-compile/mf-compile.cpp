@@ -48,6 +48,8 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
@@ -73,7 +75,7 @@ static cl::opt<std::string>
     emit("emit",
          cl::desc("What to write: artifact (default), evo (fused and tiled), "
                   "linalg, loops, llvm (LLVM dialect), llvm-ir, obj; cuda: "
-                  "ptx and fatbin (the device code)"),
+                  "ptx and fatbin; rocm: isa and hsaco (the device code)"),
          cl::init("artifact"));
 static cl::opt<bool> noFusion("no-fusion",
                               cl::desc("Do not run the evo fusion passes"),
@@ -89,11 +91,91 @@ static cl::opt<int64_t> blockQ("block-q", cl::desc("Attention query block"),
                                cl::init(32));
 static cl::opt<int64_t> blockK("block-k", cl::desc("Attention key block"),
                                cl::init(64));
+static cl::opt<bool> printResourceUsage(
+    "print-resource-usage",
+    cl::desc("rocm: print each kernel's VGPRs, AGPRs, SGPRs, LDS, scratch "
+             "and occupancy (from the code object metadata) and exit"),
+    cl::init(false));
+static cl::opt<int> codeObject(
+    "code-object",
+    cl::desc("rocm: AMDHSA code object version, 6 (default) or 5"),
+    cl::init(6));
 static cl::opt<std::string> tuningTable(
     "tuning-table",
     cl::desc("cuda: JSON table of kernel tile sizes per chip and shape "
              "(default: the built-in table)"),
     cl::init(""));
+
+/// Prints the resources of every AMDGPU kernel, read from the code object
+/// metadata (amdhsa.kernels) of the module's assembly, and the occupancy
+/// they allow on CDNA: waves per SIMD, limited by the 512 unified VGPR/AGPR
+/// registers per lane (granule 8) and by 64 KiB of LDS per CU, at most 8.
+static bool printKernelResources(ModuleOp module) {
+  std::string isa;
+  module->walk([&](gpu::BinaryOp binary) {
+    for (Attribute object : binary.getObjects())
+      isa += cast<gpu::ObjectAttr>(object).getObject().getValue().str();
+  });
+  if (isa.empty()) {
+    llvm::errs() << "mf-compile: error: the module has no device code\n";
+    return false;
+  }
+  llvm::outs() << llvm::formatv(
+      "{0,-44} {1,5} {2,5} {3,5} {4,7} {5,7} {6,7} {7,10}\n", "kernel",
+      "VGPRs", "AGPRs", "SGPRs", "LDS", "scratch", "threads", "waves/SIMD");
+  llvm::SmallVector<llvm::StringRef> lines;
+  llvm::StringRef(isa).split(lines, '\n');
+  llvm::StringMap<int64_t> k;
+  std::string name;
+  int kernels = 0;
+  auto flush = [&] {
+    if (name.empty())
+      return;
+    int64_t regs = llvm::alignTo(k.lookup(".vgpr_count"), 4) +
+                   k.lookup(".agpr_count");
+    regs = std::max<int64_t>(8, llvm::alignTo(regs, 8));
+    int64_t waves = std::min<int64_t>(8, 512 / regs);
+    int64_t threads = k.lookup(".max_flat_workgroup_size");
+    int64_t lds = k.lookup(".group_segment_fixed_size");
+    if (lds > 0 && threads > 0) {
+      int64_t blocksPerCU = 65536 / lds;
+      int64_t wavesPerBlock = (threads + 63) / 64;
+      waves = std::min(waves, blocksPerCU * wavesPerBlock / 4);
+    }
+    llvm::outs() << llvm::formatv(
+        "{0,-44} {1,5} {2,5} {3,5} {4,7} {5,7} {6,7} {7,10}\n", name,
+        k.lookup(".vgpr_count"), k.lookup(".agpr_count"),
+        k.lookup(".sgpr_count"), lds, k.lookup(".private_segment_fixed_size"),
+        threads, waves);
+    ++kernels;
+    name.clear();
+    k.clear();
+  };
+  for (llvm::StringRef line : lines) {
+    llvm::StringRef rest = line;
+    bool first = rest.consume_front("  - .agpr_count:");
+    if (first) {
+      flush();
+      name = "?";
+      rest.trim().getAsInteger(10, k[".agpr_count"]);
+      continue;
+    }
+    if (name.empty() || !line.starts_with("    .") || line.starts_with("     "))
+      continue;
+    auto [key, value] = line.trim().split(':');
+    value = value.trim();
+    if (key == ".name")
+      name = value.str();
+    else if (!value.empty())
+      value.getAsInteger(10, k[key]);
+  }
+  flush();
+  if (kernels == 0) {
+    llvm::errs() << "mf-compile: error: no kernel metadata in the assembly\n";
+    return false;
+  }
+  return true;
+}
 
 /// Prints `message` as mf-compile's error and returns 1.
 static int fail(const llvm::Twine &message) {
@@ -220,23 +302,56 @@ int main(int argc, char **argv) {
 
   static const llvm::StringSet<llvm::MallocAllocator> emits = {
       "artifact", "evo", "linalg", "loops", "llvm", "llvm-ir", "obj",
-      "ptx", "fatbin"};
+      "ptx", "fatbin", "isa", "hsaco"};
   if (!emits.contains(emit))
     return fail("unknown --emit '" + emit +
                 "' (expected artifact, evo, linalg, loops, llvm, llvm-ir, obj, "
-                "ptx or fatbin)");
+                "ptx, fatbin, isa or hsaco)");
   if ((emit == "ptx" || emit == "fatbin") && target != "cuda")
     return fail("--emit=" + emit + " needs --target=cuda");
-  if (target == "rocm")
-    return fail("target 'rocm' is not implemented yet in this build "
-                "(available: cpu, cuda)");
-  if (target != "cpu" && target != "cuda")
+  if (target != "cpu" && target != "cuda" && target != "rocm")
     return fail("unknown target '" + target + "' (expected cpu, cuda or rocm)");
-  const bool cuda = target == "cuda";
-  std::string deviceChip = chip.empty() ? "sm_90a" : std::string(chip);
+  const bool cuda = target == "cuda", rocm = target == "rocm";
+  const bool gpu = cuda || rocm;
+  std::string deviceChip =
+      !chip.empty() ? std::string(chip) : (rocm ? "gfx942" : "sm_90a");
   if (cuda && !llvm::StringRef(deviceChip).starts_with("sm_"))
     return fail("--chip '" + deviceChip +
                 "' is not a CUDA chip (expected e.g. sm_80, sm_90a, sm_100a)");
+  if (rocm && !llvm::StringRef(deviceChip).starts_with("gfx"))
+    return fail("--chip '" + deviceChip +
+                "' is not an AMD chip (expected e.g. gfx90a, gfx942)");
+  if ((emit == "isa" || emit == "hsaco" || printResourceUsage) && !rocm)
+    return fail("--emit=" + emit +
+                (printResourceUsage ? " / --print-resource-usage" : "") +
+                " needs --target=rocm");
+  if (codeObject != 5 && codeObject != 6)
+    return fail("--code-object must be 5 or 6");
+  if (rocm) {
+    // The ROCDL serializer links the device libraries (ocml, ockl) from
+    // $ROCM_PATH/amdgcn/bitcode and uses $ROCM_PATH/llvm: Debian installs
+    // them apart (rocm-device-libs), so point ROCM_PATH at a folder of two
+    // links unless the user set it.
+    if (!std::getenv("ROCM_PATH")) {
+      const char *bitcode = "/usr/lib/x86_64-linux-gnu/amdgcn";
+      if (!llvm::sys::fs::is_directory(llvm::Twine(bitcode) + "/bitcode"))
+        return fail("the rocm target needs the ROCm device libraries: "
+                    "install rocm-device-libs (or set ROCM_PATH)");
+      llvm::SmallString<128> dir;
+      if (std::error_code ec =
+              llvm::sys::fs::createUniqueDirectory("mf-rocm", dir))
+        return fail("cannot create a temporary directory: " + ec.message());
+      llvm::SmallString<128> llvmLink(dir), amdgcnLink(dir);
+      llvm::sys::path::append(llvmLink, "llvm");
+      llvm::sys::path::append(amdgcnLink, "amdgcn");
+      std::string llvmRoot =
+          llvm::sys::path::parent_path(MF_LLVM_BIN_DIR).str();
+      if (llvm::sys::fs::create_link(llvmRoot, llvmLink) ||
+          llvm::sys::fs::create_link(bitcode, amdgcnLink))
+        return fail("cannot create the ROCm links in " + dir.str().str());
+      ::setenv("ROCM_PATH", dir.c_str(), 1);
+    }
+  }
   if (blockQ < 1 || blockK < 1)
     return fail("--block-q and --block-k must be positive");
 
@@ -320,12 +435,28 @@ int main(int argc, char **argv) {
     if (emit == "ptx")
       nvvm.format = "isa";
     mf::buildNVVMPipeline(pm, nvvm, stage);
+  } else if (rocm) {
+    mf::ROCDLPipelineOptions rocdl;
+    rocdl.chip = deviceChip;
+    rocdl.fuse = !noFusion;
+    rocdl.tuningTable = tuningTable;
+    rocdl.abi = codeObject == 5 ? "500" : "600";
+    if (emit == "isa" || printResourceUsage)
+      rocdl.format = "isa";
+    mf::NVVMStage stage = mf::NVVMStage::LLVM;
+    if (emit == "evo")
+      stage = mf::NVVMStage::Evo;
+    else if (emit == "linalg" || emit == "loops")
+      stage = mf::NVVMStage::Kernels;
+    mf::buildROCDLPipeline(pm, rocdl, stage);
   } else {
     mf::buildCPUPipeline(pm, options, last);
   }
   if (failed(pm.run(*module)))
     return 1;
-  if (emit == "ptx" || emit == "fatbin") {
+  if (printResourceUsage)
+    return printKernelResources(*module) ? 0 : 1;
+  if (emit == "ptx" || emit == "fatbin" || emit == "isa" || emit == "hsaco") {
     // The device code of every gpu.module, as ptxas and cuobjdump read it.
     std::string bytes;
     module->walk([&](gpu::BinaryOp binary) {
@@ -351,12 +482,12 @@ int main(int argc, char **argv) {
       llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
   if (!llvmTarget)
     return fail(error);
-  // The host code of a cuda artifact only launches kernels: generic x86-64.
-  std::string cpu = cuda          ? std::string("x86-64")
+  // The host code of a GPU artifact only launches kernels: generic x86-64.
+  std::string cpu = gpu           ? std::string("x86-64")
                     : chip.empty() ? llvm::sys::getHostCPUName().str()
                                    : std::string(chip);
   std::string features;
-  if (chip.empty() && !cuda) {
+  if (chip.empty() && !gpu) {
     llvm::SubtargetFeatures subtarget;
     for (const auto &[name, enabled] : llvm::sys::getHostCPUFeatures())
       subtarget.AddFeature(name, enabled);
@@ -428,7 +559,7 @@ int main(int argc, char **argv) {
           llvm::sys::fs::createTemporaryFile("mf-compile", "so", soPath))
     return fail("cannot create a temporary file: " + ec.message());
   llvm::FileRemover soRemover(soPath);
-  if (failed(linkSharedObject(objectPath, soPath, /*openmp=*/!cuda)))
+  if (failed(linkSharedObject(objectPath, soPath, /*openmp=*/!gpu)))
     return 1;
   std::optional<std::string> host = readFile(soPath);
   if (!host)
@@ -438,7 +569,7 @@ int main(int argc, char **argv) {
   uint64_t base = 0;
   std::string manifest = mf::artifact::renderManifest(
       [&](uint64_t offset) {
-        return renderManifest(*entries, target, cuda ? deviceChip : cpu,
+        return renderManifest(*entries, target, gpu ? deviceChip : cpu,
                               offset, host->size(), checksum);
       },
       base);

@@ -162,9 +162,11 @@ int main(int argc, char **argv) {
       failed(mf_module_load_file(runtime, path.c_str(), &module),
              "loading the artifact"))
     return 1;
-  mf_device_kind_t device = std::strcmp(mf_module_target(module), "cuda") == 0
-                                ? MF_DEVICE_CUDA
-                                : MF_DEVICE_CPU;
+  mf_device_kind_t device = MF_DEVICE_CPU;
+  if (std::strcmp(mf_module_target(module), "cuda") == 0)
+    device = MF_DEVICE_CUDA;
+  else if (std::strcmp(mf_module_target(module), "rocm") == 0)
+    device = MF_DEVICE_HIP;
   std::printf("%s: target %s, chip %s, %zu entries, seed=%llu\n", path.c_str(),
               mf_module_target(module), mf_module_chip(module),
               mf_module_entry_count(module),

@@ -8,6 +8,7 @@
 #define MF_CONVERSION_PASSES_H
 
 #include "mf/Dialect/Evo/IR/EvoDialect.h"
+#include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -123,10 +124,40 @@ void buildNVVMPipeline(mlir::OpPassManager &pm,
                        const NVVMPipelineOptions &options,
                        NVVMStage last = NVVMStage::LLVM);
 
+/// Options of mf-lower-to-rocdl-pipeline.
+struct ROCDLPipelineOptions
+    : public mlir::PassPipelineOptions<ROCDLPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("AMD chip: gfx90a, gfx942"),
+                           llvm::cl::init("gfx942")};
+  Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run the evo fusion passes"),
+                    llvm::cl::init(true)};
+  Option<std::string> tuningTable{
+      *this, "tuning-table",
+      llvm::cl::desc("JSON tile-size table (default: the built-in one)"),
+      llvm::cl::init("")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("Device code format: bin (HSACO), isa (assembly with "
+                     "the resource-use comments), offloading"),
+      llvm::cl::init("bin")};
+  Option<std::string> abi{
+      *this, "abi",
+      llvm::cl::desc("Code object version: 600 (v6) or 500 (v5)"),
+      llvm::cl::init("600")};
+};
+
+/// Fills `pm` with the evo -> ROCDL pipeline (device libraries from
+/// $ROCM_PATH/amdgcn/bitcode), up to and including `last`.
+void buildROCDLPipeline(mlir::OpPassManager &pm,
+                        const ROCDLPipelineOptions &options,
+                        NVVMStage last = NVVMStage::LLVM);
+
 /// The PTX ISA features ptxas needs for `chip`.
 std::string ptxFeaturesForChip(llvm::StringRef chip);
 
-/// Registers mf-lower-to-cpu-pipeline and mf-lower-to-nvvm-pipeline.
+/// Registers mf-lower-to-cpu-pipeline, mf-lower-to-nvvm-pipeline and
+/// mf-lower-to-rocdl-pipeline.
 void registerPipelines();
 
 } // namespace mf

@@ -88,8 +88,12 @@ def ConvertEvoToGPUPass : Pass<"convert-evo-to-gpu", "::mlir::ModuleOp"> {
            "The target chip, as the tuning table names it">,
     Option<"tuningTable", "tuning-table", "std::string", /*default=*/"\"\"",
            "A JSON tuning table to read instead of the built-in one">,
+    Option<"target", "target", "std::string", /*default=*/"\"cuda\"",
+           "cuda (mma.sync kernels) or rocm (MFMA kernels for gfx90a/gfx942; "
+           "GEMM kernels only so far)">,
   ];
   let dependentDialects = [
+    "::mlir::amdgpu::AMDGPUDialect",
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",

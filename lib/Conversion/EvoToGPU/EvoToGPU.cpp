@@ -98,6 +98,17 @@ struct ConvertEvoToGPUPass
       return signalPassFailure();
     }
     this->table = &*table;
+    if (target != "cuda" && target != "rocm") {
+      module.emitError() << "convert-evo-to-gpu: unknown target '" << target
+                         << "' (expected cuda or rocm)";
+      return signalPassFailure();
+    }
+    if (target == "rocm" && chip != "gfx90a" && chip != "gfx942") {
+      module.emitError() << "convert-evo-to-gpu: no kernels for " << chip
+                         << " yet (MFMA kernels cover gfx90a and gfx942; "
+                            "gfx1100 needs WMMA ones)";
+      return signalPassFailure();
+    }
 
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
@@ -132,7 +143,8 @@ struct ConvertEvoToGPUPass
               })
               .Default([&](Operation *other) {
                 return other->emitOpError()
-                       << "has no CUDA kernel yet (the cuda target runs "
+                       << "has no " << (target == "rocm" ? "ROCm" : "CUDA")
+                       << " kernel yet (the cuda target runs "
                           "pair_bias_attention, layernorm_linear, linear and "
                           "transition; fusion makes layernorm + linear and "
                           "the transition chain into those)";
@@ -160,12 +172,16 @@ private:
   }
 
   LogicalResult convertAttention(mf::evo::PairBiasAttentionOp op) {
+    if (target == "rocm")
+      return op.emitOpError()
+             << "has no ROCm kernel yet (the rocm target runs "
+                "layernorm_linear, linear and transition on MFMA)";
     auto qType = op.getQ().getType();
     Type elem = qType.getElementType();
     int64_t heads = qType.getDimSize(3), headDim = qType.getDimSize(4);
     std::string why;
     if (!attentionKernelSupports(elem, headDim, why))
-      return op.emitOpError() << "cannot run on the cuda target: " << why;
+      return op.emitOpError() << "cannot run on the " << target << " target: " << why;
     std::optional<AttentionTiles> tiles = table->attention(chip, headDim);
     if (!tiles)
       return op.emitOpError() << "the tuning table has no attention entry "
@@ -238,7 +254,9 @@ private:
         b, loc, arith::AddIOp::create(b, loc, rows, cst(blockM - 1)),
         cst(blockM));
     gpu::KernelDim3 grid{blocks, cst(1), cst(1)};
-    gpu::KernelDim3 block{cst(blockM / 16 * 32), cst(1), cst(1)};
+    int64_t threads =
+        target == "rocm" ? amdThreadsPerBlock(blockM) : blockM / 16 * 32;
+    gpu::KernelDim3 block{cst(threads), cst(1), cst(1)};
     gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, Value(), args);
     return args.back();
   }
@@ -251,11 +269,11 @@ private:
     int64_t c = xType.getShape().back(), nOut = yType.getShape().back();
     std::string why;
     if (!gemmKernelSupports(elem, c, why))
-      return op->emitOpError() << "cannot run on the cuda target: " << why;
+      return op->emitOpError() << "cannot run on the " << target << " target: " << why;
     for (Value v : {gamma, beta, weight, bias})
       if (v && cast<RankedTensorType>(v.getType()).getElementType() != elem)
         return op->emitOpError()
-               << "cannot run on the cuda target: the tensor-core kernel "
+               << "cannot run on the " << target << " target: the tensor-core kernel "
                   "needs every operand in the element type of x";
     std::optional<GemmTiles> tiles = table->layerNormLinear(chip, nOut);
     if (!tiles)
@@ -285,7 +303,9 @@ private:
     spec.eps = eps;
     for (Value a : args)
       spec.argTypes.push_back(a.getType());
-    gpu::GPUFuncOp kernel = buildLayerNormLinearKernel(
+    auto build = target == "rocm" ? buildLayerNormLinearKernelMFMA
+                                  : buildLayerNormLinearKernel;
+    gpu::GPUFuncOp kernel = build(
         kernels, kernelName(op, gamma ? "layernorm_linear" : "linear"), spec,
         *tiles, loc);
     launchRows(b, loc, kernel, args, tiles->blockM);
@@ -303,13 +323,13 @@ private:
     int64_t f = op.getWDown().getType().getDimSize(1);
     std::string why;
     if (!gemmKernelSupports(elem, c, why))
-      return op.emitOpError() << "cannot run on the cuda target: " << why;
+      return op.emitOpError() << "cannot run on the " << target << " target: " << why;
     std::optional<GemmTiles> tiles = table->transition(chip);
     if (!tiles)
       return op.emitOpError()
              << "the tuning table has no transition entry for chip " << chip;
     if (f % tiles->blockN != 0)
-      return op.emitOpError() << "cannot run on the cuda target: hidden size "
+      return op.emitOpError() << "cannot run on the " << target << " target: hidden size "
                               << f << " is not a multiple of the tile "
                               << tiles->blockN;
     Location loc = op.getLoc();
@@ -332,8 +352,10 @@ private:
     spec.eps = op.getEps().convertToDouble();
     for (Value a : args)
       spec.argTypes.push_back(a.getType());
-    gpu::GPUFuncOp kernel = buildTransitionKernel(
-        kernels, kernelName(op, "transition"), spec, *tiles, loc);
+    auto build =
+        target == "rocm" ? buildTransitionKernelMFMA : buildTransitionKernel;
+    gpu::GPUFuncOp kernel =
+        build(kernels, kernelName(op, "transition"), spec, *tiles, loc);
     launchRows(b, loc, kernel, args, tiles->blockM);
     Value y = expandRows(b, loc, toTensor(b, loc, out, y2dType),
                          op.getY().getType(), ySizes);
@@ -354,9 +376,9 @@ private:
       auto isTensor = [](Type t) { return isa<TensorType>(t); };
       if (llvm::any_of(op->getOperandTypes(), isTensor) ||
           llvm::any_of(op->getResultTypes(), isTensor)) {
-        op->emitOpError() << "on tensors is not supported by the cuda target "
-                             "yet: its host code only passes tensors between "
-                             "kernels and reshapes them";
+        op->emitOpError() << "on tensors is not supported by the " << target
+                          << " target yet: its host code only passes tensors "
+                             "between kernels and reshapes them";
         return WalkResult::interrupt();
       }
       return WalkResult::advance();

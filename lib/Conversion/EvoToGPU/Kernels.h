@@ -97,6 +97,20 @@ mlir::gpu::GPUFuncOp buildTransitionKernel(mlir::gpu::GPUModuleOp module,
                                            const GemmTiles &tiles,
                                            mlir::Location loc);
 
+/// The same GEMM kernels for AMD CDNA chips (gfx90a, gfx942): wave64,
+/// amdgpu.mfma 16x16x16; blockM / 16 waves per block.
+mlir::gpu::GPUFuncOp buildLayerNormLinearKernelMFMA(
+    mlir::gpu::GPUModuleOp module, llvm::StringRef name,
+    const LayerNormLinearSpec &spec, const GemmTiles &tiles,
+    mlir::Location loc);
+mlir::gpu::GPUFuncOp buildTransitionKernelMFMA(mlir::gpu::GPUModuleOp module,
+                                               llvm::StringRef name,
+                                               const TransitionSpec &spec,
+                                               const GemmTiles &tiles,
+                                               mlir::Location loc);
+/// Threads per block of the MFMA kernels.
+int64_t amdThreadsPerBlock(int64_t blockM);
+
 } // namespace mf::gpu_kernels
 
 #endif // MF_LIB_CONVERSION_EVOTOGPU_KERNELS_H

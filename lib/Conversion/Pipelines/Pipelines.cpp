@@ -113,34 +113,64 @@ std::string mf::ptxFeaturesForChip(llvm::StringRef chip) {
   return "+ptx80";
 }
 
-void mf::buildNVVMPipeline(OpPassManager &pm,
-                           const NVVMPipelineOptions &options,
-                           NVVMStage last) {
-  pm.addPass(createMarkEntryPointsPass());
+namespace {
+
+/// The target-independent front of the GPU pipelines: entries, fusion,
+/// kernels and launches, buffers. Returns false when `last` stops here.
+bool buildGPUFront(OpPassManager &pm, bool fuse, StringRef target,
+                   StringRef chip, StringRef tuningTable, mf::NVVMStage last) {
+  pm.addPass(mf::createMarkEntryPointsPass());
   pm.addPass(createInlinerPass());
   pm.addPass(createSymbolDCEPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  if (options.fuse) {
+  if (fuse) {
     OpPassManager &funcPm = pm.nest<func::FuncOp>();
-    funcPm.addPass(createEvoFuseTransitionPass());
-    funcPm.addPass(createEvoFuseLayerNormLinearPass());
+    funcPm.addPass(mf::createEvoFuseTransitionPass());
+    funcPm.addPass(mf::createEvoFuseLayerNormLinearPass());
   }
-  if (last == NVVMStage::Evo)
-    return;
+  if (last == mf::NVVMStage::Evo)
+    return false;
   // Kernels and launches; then buffers, the returned ones written in place.
-  pm.addPass(createConvertEvoToGPUPass(
-      ConvertEvoToGPUPassOptions{options.chip, options.tuningTable}));
+  pm.addPass(mf::createConvertEvoToGPUPass(mf::ConvertEvoToGPUPassOptions{
+      chip.str(), tuningTable.str(), target.str()}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  pm.addPass(createBufferizeEntryPointsPass());
+  pm.addPass(mf::createBufferizeEntryPointsPass());
   pm.addPass(createCanonicalizerPass());
-  pm.nest<func::FuncOp>().addPass(createGPUHostBuffersPass());
+  pm.nest<func::FuncOp>().addPass(mf::createGPUHostBuffersPass());
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createCanonicalizerPass());
-  if (last == NVVMStage::Kernels)
-    return;
+  return last != mf::NVVMStage::Kernels;
+}
 
+/// Host code: launches become mgpu* calls, which the runtime provides; the
+/// device binaries are embedded; entries are packed.
+void buildGPUHost(OpPassManager &pm, GpuModuleToBinaryPassOptions binary) {
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
+  memrefOptions.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(mf::createPackEntryPointsPass());
+}
+
+} // namespace
+
+void mf::buildNVVMPipeline(OpPassManager &pm,
+                           const NVVMPipelineOptions &options,
+                           NVVMStage last) {
+  if (!buildGPUFront(pm, options.fuse, "cuda", options.chip,
+                     options.tuningTable, last))
+    return;
   // Device code: NVVM, then a binary per gpu.module.
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
@@ -161,19 +191,6 @@ void mf::buildNVVMPipeline(OpPassManager &pm,
   devicePm.addPass(createCSEPass());
   devicePm.addPass(createReconcileUnrealizedCastsPass());
 
-  // Host code: launches become mgpu* calls, which the runtime provides.
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(createGpuToLLVMConversionPass());
-  FinalizeMemRefToLLVMConversionPassOptions memrefOptions;
-  memrefOptions.useGenericFunctions = true;
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefOptions));
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertIndexToLLVMPass());
-  pm.addPass(createConvertControlFlowToLLVMPass());
-  pm.addPass(createConvertFuncToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
   GpuModuleToBinaryPassOptions binary;
   binary.toolkitPath = options.toolkit;
   if (binary.toolkitPath.empty()) {
@@ -181,8 +198,38 @@ void mf::buildNVVMPipeline(OpPassManager &pm,
     binary.toolkitPath = cudaHome ? cudaHome : "/usr/local/cuda";
   }
   binary.compilationTarget = options.format;
-  pm.addPass(createGpuModuleToBinaryPass(binary));
-  pm.addPass(createPackEntryPointsPass());
+  buildGPUHost(pm, binary);
+}
+
+void mf::buildROCDLPipeline(OpPassManager &pm,
+                            const ROCDLPipelineOptions &options,
+                            NVVMStage last) {
+  if (!buildGPUFront(pm, options.fuse, "rocm", options.chip,
+                     options.tuningTable, last))
+    return;
+  GpuROCDLAttachTargetOptions target;
+  target.chip = options.chip;
+  target.abiVersion = options.abi;
+  target.optLevel = 3;
+  pm.addPass(createGpuROCDLAttachTarget(target));
+  OpPassManager &devicePm = pm.nest<gpu::GPUModuleOp>();
+  devicePm.addPass(memref::createExpandStridedMetadataPass());
+  devicePm.addPass(createLowerAffinePass());
+  devicePm.addPass(createConvertAMDGPUToROCDLPass(
+      ConvertAMDGPUToROCDLPassOptions{options.chip}));
+  devicePm.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToROCDLOpsOptions rocdl;
+  rocdl.chipset = options.chip;
+  devicePm.addPass(createConvertGpuOpsToROCDLOps(rocdl));
+  devicePm.addPass(createConvertVectorToLLVMPass());
+  devicePm.addPass(createUBToLLVMConversionPass());
+  devicePm.addPass(createCanonicalizerPass());
+  devicePm.addPass(createCSEPass());
+  devicePm.addPass(createReconcileUnrealizedCastsPass());
+
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = options.format;
+  buildGPUHost(pm, binary);
 }
 
 void mf::registerPipelines() {
@@ -199,5 +246,13 @@ void mf::registerPipelines() {
       "(mma.sync), NVVM, a fatbin per gpu.module, host code calling mgpu*",
       [](OpPassManager &pm, const NVVMPipelineOptions &options) {
         buildNVVMPipeline(pm, options);
+      });
+  PassPipelineRegistration<ROCDLPipelineOptions>(
+      "mf-lower-to-rocdl-pipeline",
+      "Lower evo modules for AMD GPUs: fusion, MFMA kernels (gfx90a, "
+      "gfx942), ROCDL, an HSACO per gpu.module (device libraries from "
+      "$ROCM_PATH), host code calling mgpu*",
+      [](OpPassManager &pm, const ROCDLPipelineOptions &options) {
+        buildROCDLPipeline(pm, options);
       });
 }
