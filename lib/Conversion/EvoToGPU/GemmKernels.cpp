@@ -139,46 +139,63 @@ SmallVector<FragA> loadNormalizedRows(KernelBuilder &kb, const RowBlock &rb,
   return frags;
 }
 
-/// Writes accumulator tile `acc` at columns [col0, col0+8) of this thread's
-/// rows in out [M, ncols], skipping rows past M and columns past `ncols`.
-void storeTile(KernelBuilder &kb, const RowBlock &rb, Value out, Value col0,
-               int64_t ncols, const Acc &acc, Value bias) {
+/// Writes the block's [blockM, cols] output tile at columns
+/// [col0, col0 + cols) through shared memory: each warp puts its fragments
+/// (plus bias) in its rows of `os`, then the block copies the tile out with
+/// `width`-element vectors, consecutive threads on consecutive addresses
+/// (the fragment layout alone writes 4 bytes per lane, 8 rows apart).
+void storeTileStaged(KernelBuilder &kb, const RowBlock &rb, Value out,
+                     Value os, Value col0, int64_t cols, int64_t ncols,
+                     ArrayRef<Acc> acc, Value bias, int64_t blockM,
+                     int64_t threads, Value blockRow) {
   ImplicitLocOpBuilder &b = kb.builder();
   Type elem = kb.elementType();
-  Value col = kb.add(col0, kb.mul(rb.thread, kb.idx(2)));
-  std::array<Value, 2> colIdx = {col, kb.add(col, kb.idx(1))};
-  std::array<Value, 2> colValid = {kb.lt(colIdx[0], kb.idx(ncols)),
-                                   kb.lt(colIdx[1], kb.idx(ncols))};
-  std::array<Value, 2> biasVal;
-  if (bias)
-    for (int e = 0; e < 2; ++e) {
-      Value c = kb.minIdx(colIdx[e], kb.idx(ncols - 1));
-      biasVal[e] = kb.toF32(memref::LoadOp::create(b, bias, ValueRange{c}));
-    }
-  for (int r = 0; r < 2; ++r) {
-    std::array<Value, 2> v = {acc[2 * r], acc[2 * r + 1]};
+  auto f32x2 = VectorType::get({2}, b.getF32Type());
+  auto vec2 = VectorType::get({2}, elem);
+  Value localRow0 = kb.sub(rb.warpRow, blockRow);
+  for (auto [j, tile] : llvm::enumerate(acc)) {
+    Value col = kb.add(kb.idx(8 * static_cast<int64_t>(j)),
+                       kb.mul(rb.thread, kb.idx(2)));
+    std::array<Value, 2> biasVal;
     if (bias)
-      for (int e = 0; e < 2; ++e)
-        v[e] = kb.fadd(v[e], biasVal[e]);
-    if (ncols % 2 == 0) {
-      // Both columns are in range together; 4-byte aligned.
-      auto f32x2 = VectorType::get({2}, b.getF32Type());
+      for (int e = 0; e < 2; ++e) {
+        Value c = kb.minIdx(kb.add(kb.add(col0, col), kb.idx(e)),
+                            kb.idx(ncols - 1));
+        biasVal[e] = kb.toF32(memref::LoadOp::create(b, bias, ValueRange{c}));
+      }
+    for (int r = 0; r < 2; ++r) {
+      std::array<Value, 2> v = {tile[2 * r], tile[2 * r + 1]};
+      if (bias)
+        for (int e = 0; e < 2; ++e)
+          v[e] = kb.fadd(v[e], biasVal[e]);
       Value pair = vector::FromElementsOp::create(b, f32x2, ValueRange{v[0], v[1]});
-      Value narrow =
-          arith::TruncFOp::create(b, VectorType::get({2}, elem), pair);
-      kb.ifThen(kb.andI(rb.rowValid[r], colValid[0]), [&] {
-        vector::StoreOp::create(b, narrow, out, ValueRange{rb.row[r], col},
-                                false, llvm::MaybeAlign(4));
-      });
-      continue;
+      Value row = kb.add(localRow0, kb.add(rb.group, kb.idx(8 * r)));
+      vector::StoreOp::create(b, arith::TruncFOp::create(b, vec2, pair), os,
+                              ValueRange{row, col}, false, llvm::MaybeAlign(4));
     }
-    for (int e = 0; e < 2; ++e) {
-      Value narrow = arith::TruncFOp::create(b, elem, v[e]);
-      kb.ifThen(kb.andI(rb.rowValid[r], colValid[e]), [&] {
-        memref::StoreOp::create(b, narrow, out,
-                                ValueRange{rb.row[r], colIdx[e]});
-      });
-    }
+  }
+  gpu::BarrierOp::create(b);
+  int64_t width = 8;
+  while (width > 1 && (ncols % width != 0 || cols % width != 0))
+    width /= 2;
+  auto vecW = VectorType::get({width}, elem);
+  const int64_t perRow = cols / width, chunks = blockM * perRow;
+  Value rows = memref::DimOp::create(b, out, 0);
+  for (int64_t step = 0; step * threads < chunks; ++step) {
+    Value chunk = kb.add(rb.tid, kb.idx(step * threads));
+    Value row = kb.div(chunk, perRow);
+    Value col = kb.mul(kb.rem(chunk, perRow), kb.idx(width));
+    Value globalRow = kb.add(blockRow, row);
+    Value globalCol = kb.add(col0, col);
+    Value ok = kb.andI(kb.lt(globalRow, rows), kb.lt(globalCol, kb.idx(ncols)));
+    if ((step + 1) * threads > chunks)
+      ok = kb.andI(ok, kb.lt(chunk, kb.idx(chunks)));
+    kb.ifThen(ok, [&] {
+      Value data = vector::LoadOp::create(b, vecW, os, ValueRange{row, col},
+                                          false, llvm::MaybeAlign(2 * width));
+      vector::StoreOp::create(b, data, out, ValueRange{globalRow, globalCol},
+                              false, llvm::MaybeAlign(2 * width));
+    });
   }
 }
 
@@ -206,8 +223,10 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernel(
   const int64_t bn = tiles.blockN, threads = tiles.blockM / 16 * 32;
   auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto wsType = MemRefType::get({1, bn, c + 8}, spec.elemType, nullptr, wg);
-  gpu::GPUFuncOp func =
-      createKernel(module, name, spec.argTypes, {wsType}, threads, loc);
+  auto osType =
+      MemRefType::get({tiles.blockM, bn + 8}, spec.elemType, nullptr, wg);
+  gpu::GPUFuncOp func = createKernel(module, name, spec.argTypes,
+                                     {wsType, osType}, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -221,8 +240,11 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernel(
   Value bias = spec.hasBias ? entry.getArgument(argIdx++) : Value();
   Value out = entry.getArgument(argIdx++);
   Value ws = func.getWorkgroupAttributions()[0];
+  Value os = func.getWorkgroupAttributions()[1];
 
   RowBlock rb = setUpRows(kb, x, tiles.blockM);
+  Value blockRow = kb.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
+                          kb.idx(tiles.blockM));
   SmallVector<FragA> xa =
       loadNormalizedRows(kb, rb, x, gamma, beta, c, spec.eps);
   auto vec8 = VectorType::get({8}, spec.elemType);
@@ -248,9 +270,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernel(
         acc[2 * jp] = kb.mma(xa[kk], b0, acc[2 * jp]);
         acc[2 * jp + 1] = kb.mma(xa[kk], b1, acc[2 * jp + 1]);
       }
-    for (int64_t j = 0; j < bn / 8; ++j)
-      storeTile(kb, rb, out, kb.add(colStart, kb.idx(8 * j)), nOut, acc[j],
-                bias);
+    storeTileStaged(kb, rb, out, os, colStart, bn, nOut, acc, bias,
+                    tiles.blockM, threads, blockRow);
   }
   gpu::ReturnOp::create(b);
   return func;
@@ -266,8 +287,10 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernel(
   // Rows of w_up for a and for b; the [C, bf] slice of w_down.
   auto upType = MemRefType::get({2, bf, c + 8}, spec.elemType, nullptr, wg);
   auto downType = MemRefType::get({1, c, bf + 8}, spec.elemType, nullptr, wg);
+  auto osType =
+      MemRefType::get({tiles.blockM, c + 8}, spec.elemType, nullptr, wg);
   gpu::GPUFuncOp func = createKernel(module, name, spec.argTypes,
-                                     {upType, downType}, threads, loc);
+                                     {upType, downType, osType}, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -278,6 +301,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernel(
         wDown = entry.getArgument(4), out = entry.getArgument(5);
   Value ups = func.getWorkgroupAttributions()[0];
   Value downs = func.getWorkgroupAttributions()[1];
+  Value os = func.getWorkgroupAttributions()[2];
 
   RowBlock rb = setUpRows(kb, x, tiles.blockM);
   SmallVector<FragA> xa =
@@ -370,11 +394,16 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernel(
     scf::YieldOp::create(b, yielded);
   }
   ValueRange results = loop.getResults();
+  SmallVector<Acc> finalAcc;
   for (int64_t t = 0; t < outTiles; ++t)
-    storeTile(kb, rb, out, kb.idx(8 * t), c,
-              {results[4 * t], results[4 * t + 1], results[4 * t + 2],
-               results[4 * t + 3]},
-              Value());
+    finalAcc.push_back({results[4 * t], results[4 * t + 1],
+                        results[4 * t + 2], results[4 * t + 3]});
+  // The loop ends after the last step's reads of shared memory by this
+  // warp only; `os` is its own buffer, so no barrier is needed first.
+  Value blockRow = kb.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),
+                          kb.idx(tiles.blockM));
+  storeTileStaged(kb, rb, out, os, c0, c, c, finalAcc, Value(), tiles.blockM,
+                  threads, blockRow);
   gpu::ReturnOp::create(b);
   return func;
 }

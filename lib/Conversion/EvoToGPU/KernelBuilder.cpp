@@ -20,6 +20,9 @@ Value KernelBuilder::f32(double v) {
 Value KernelBuilder::add(Value x, Value y) {
   return arith::AddIOp::create(b, x, y);
 }
+Value KernelBuilder::sub(Value x, Value y) {
+  return arith::SubIOp::create(b, x, y);
+}
 Value KernelBuilder::mul(Value x, Value y) {
   return arith::MulIOp::create(b, x, y);
 }

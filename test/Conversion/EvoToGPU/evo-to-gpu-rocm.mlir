@@ -7,7 +7,7 @@
 
 // CHECK-LABEL: func.func @layernorm_linear(
 // CHECK:         gpu.launch_func @mf_kernels::@layernorm_linear_layernorm_linear_0 blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%c512,
-// CHECK:         gpu.func @layernorm_linear_layernorm_linear_0({{.*}}) workgroup(%{{.*}} : memref<1x128x136xbf16, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 512, 1, 1>}
+// CHECK:         gpu.func @layernorm_linear_layernorm_linear_0({{.*}}) workgroup(%{{.*}} : memref<1x64x136xbf16, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 512, 1, 1>}
 // CHECK:           gpu.shuffle xor %{{.*}}, %c16_i32, %c64_i32
 // CHECK:           gpu.shuffle xor %{{.*}}, %c32_i32, %c64_i32{{.*}} : f32
 // CHECK:           math.rsqrt
