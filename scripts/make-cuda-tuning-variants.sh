@@ -19,9 +19,10 @@ rm -rf "$out" && mkdir -p "$out"
 # layernorm_linear (block_m block_n), transition (block_m block_n).
 variants=(
   "default                    -"
-  "a64x32s1-g128x128-t64x16   64 32 1  128 128 64 16"
-  "a128x64s1-g128x128-t64x16  128 64 1 128 128 64 16"
-  "a64x64s2-g128x128-t64x16   64 64 2  128 128 64 16"
+  "a64x32s2-g128x64-t64x16    64 32 2  128 64  64 16"
+  "a64x16s1-g128x64-t64x16    64 16 1  128 64  64 16"
+  "a128x32s1-g64x64-t64x32    128 32 1 64 64   64 32"
+  "a32x32s1-g128x32-t128x16   32 32 1  128 32  128 16"
 )
 for v in "${variants[@]}"; do
   read -r name bq bk sg gm gn tm tn <<<"$v"
