@@ -172,10 +172,6 @@ private:
   }
 
   LogicalResult convertAttention(mf::evo::PairBiasAttentionOp op) {
-    if (target == "rocm")
-      return op.emitOpError()
-             << "has no ROCm kernel yet (the rocm target runs "
-                "layernorm_linear, linear and transition on MFMA)";
     auto qType = op.getQ().getType();
     Type elem = qType.getElementType();
     int64_t heads = qType.getDimSize(3), headDim = qType.getDimSize(4);
@@ -187,6 +183,15 @@ private:
       return op.emitOpError() << "the tuning table has no attention entry "
                                  "for chip "
                               << chip << " and head dim " << headDim;
+    const bool rocm = target == "rocm";
+    if (rocm) {
+      // The MFMA kernel takes one S row per block and stages the key mask
+      // with one lane per key.
+      tiles->sGroup = 1;
+      if (tiles->blockK > amdThreadsPerBlock(tiles->blockQ))
+        return op.emitOpError() << "the rocm attention kernel needs block_k <= "
+                                   "its threads per block";
+    }
 
     Location loc = op.getLoc();
     AttentionSpec spec;
@@ -216,8 +221,9 @@ private:
     for (Value a : args)
       spec.argTypes.push_back(a.getType());
 
-    gpu::GPUFuncOp kernel = buildAttentionKernel(
-        kernels, kernelName(op, "attention"), spec, *tiles, loc);
+    gpu::GPUFuncOp kernel =
+        (rocm ? buildAttentionKernelMFMA : buildAttentionKernel)(
+            kernels, kernelName(op, "attention"), spec, *tiles, loc);
     Value s = tensor::DimOp::create(b, loc, op.getQ(), 1);
     Value n = tensor::DimOp::create(b, loc, op.getQ(), 2);
     Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
@@ -231,7 +237,9 @@ private:
     gpu::KernelDim3 grid{
         ceilDiv(n, tiles->blockQ), cst(heads),
         arith::MulIOp::create(b, loc, batch, ceilDiv(s, tiles->sGroup))};
-    gpu::KernelDim3 block{cst(tiles->blockQ / 16 * 32), cst(1), cst(1)};
+    int64_t threads = rocm ? amdThreadsPerBlock(tiles->blockQ)
+                           : tiles->blockQ / 16 * 32;
+    gpu::KernelDim3 block{cst(threads), cst(1), cst(1)};
     gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, Value(), args);
 
     SmallVector<Value> results = {toTensor(b, loc, out, op.getOut().getType())};

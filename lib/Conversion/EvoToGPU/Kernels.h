@@ -108,6 +108,14 @@ mlir::gpu::GPUFuncOp buildTransitionKernelMFMA(mlir::gpu::GPUModuleOp module,
                                                const TransitionSpec &spec,
                                                const GemmTiles &tiles,
                                                mlir::Location loc);
+/// Flash attention for AMD CDNA chips on MFMA (transposed products keep P
+/// in registers); one S row per block: grid (ceil(N / blockQ), H, B * S),
+/// blockQ / 16 waves of 64 lanes.
+mlir::gpu::GPUFuncOp buildAttentionKernelMFMA(mlir::gpu::GPUModuleOp module,
+                                              llvm::StringRef name,
+                                              const AttentionSpec &spec,
+                                              const AttentionTiles &tiles,
+                                              mlir::Location loc);
 /// Threads per block of the MFMA kernels.
 int64_t amdThreadsPerBlock(int64_t blockM);
 
