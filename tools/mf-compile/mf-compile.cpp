@@ -24,13 +24,13 @@
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/AsmParser/AsmParserState.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Transforms/Passes.h"
@@ -44,12 +44,12 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/Path.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
@@ -96,10 +96,10 @@ static cl::opt<bool> printResourceUsage(
     cl::desc("rocm: print each kernel's VGPRs, AGPRs, SGPRs, LDS, scratch "
              "and occupancy (from the code object metadata) and exit"),
     cl::init(false));
-static cl::opt<int> codeObject(
-    "code-object",
-    cl::desc("rocm: AMDHSA code object version, 6 (default) or 5"),
-    cl::init(6));
+static cl::opt<int>
+    codeObject("code-object",
+               cl::desc("rocm: AMDHSA code object version, 6 (default) or 5"),
+               cl::init(6));
 static cl::opt<std::string> tuningTable(
     "tuning-table",
     cl::desc("cuda: JSON table of kernel tile sizes per chip and shape "
@@ -121,8 +121,8 @@ static bool printKernelResources(ModuleOp module) {
     return false;
   }
   llvm::outs() << llvm::formatv(
-      "{0,-44} {1,5} {2,5} {3,5} {4,7} {5,7} {6,7} {7,10}\n", "kernel",
-      "VGPRs", "AGPRs", "SGPRs", "LDS", "scratch", "threads", "waves/SIMD");
+      "{0,-44} {1,5} {2,5} {3,5} {4,7} {5,7} {6,7} {7,10}\n", "kernel", "VGPRs",
+      "AGPRs", "SGPRs", "LDS", "scratch", "threads", "waves/SIMD");
   llvm::SmallVector<llvm::StringRef> lines;
   llvm::StringRef(isa).split(lines, '\n');
   llvm::StringMap<int64_t> k;
@@ -131,8 +131,8 @@ static bool printKernelResources(ModuleOp module) {
   auto flush = [&] {
     if (name.empty())
       return;
-    int64_t regs = llvm::alignTo(k.lookup(".vgpr_count"), 4) +
-                   k.lookup(".agpr_count");
+    int64_t regs =
+        llvm::alignTo(k.lookup(".vgpr_count"), 4) + k.lookup(".agpr_count");
     regs = std::max<int64_t>(8, llvm::alignTo(regs, 8));
     int64_t waves = std::min<int64_t>(8, 512 / regs);
     int64_t threads = k.lookup(".max_flat_workgroup_size");
@@ -223,9 +223,8 @@ collectArgNames(ModuleOp module, const AsmParserState &state) {
 /// The manifest JSON with the host blob at `blobOffset`.
 static std::string
 renderManifest(const std::vector<mf::EntrySignature> &entries,
-               llvm::StringRef target, llvm::StringRef cpu,
-               uint64_t blobOffset, uint64_t blobSize,
-               uint64_t blobChecksum) {
+               llvm::StringRef target, llvm::StringRef cpu, uint64_t blobOffset,
+               uint64_t blobSize, uint64_t blobChecksum) {
   llvm::json::Array jsonEntries;
   for (const mf::EntrySignature &entry : entries) {
     llvm::json::Array args;
@@ -273,9 +272,8 @@ static LogicalResult linkSharedObject(llvm::StringRef objectPath,
                                       llvm::StringRef soPath, bool openmp) {
   std::string lld = MF_LLVM_BIN_DIR "/ld.lld";
   std::string libDir = MF_LLVM_LIB_DIR;
-  llvm::SmallVector<llvm::StringRef> args = {lld, "-shared",
-                                             "--no-undefined-version", "-o",
-                                             soPath, objectPath};
+  llvm::SmallVector<llvm::StringRef> args = {
+      lld, "-shared", "--no-undefined-version", "-o", soPath, objectPath};
   if (openmp)
     args.append({"-L", libDir, "-rpath", libDir, "-lomp"});
   // ld.lld has no default search path.
@@ -301,8 +299,8 @@ int main(int argc, char **argv) {
                               "artifacts the mf runtime runs\n");
 
   static const llvm::StringSet<llvm::MallocAllocator> emits = {
-      "artifact", "evo", "linalg", "loops", "llvm", "llvm-ir", "obj",
-      "ptx", "fatbin", "isa", "hsaco"};
+      "artifact", "evo", "linalg", "loops", "llvm", "llvm-ir",
+      "obj",      "ptx", "fatbin", "isa",   "hsaco"};
   if (!emits.contains(emit))
     return fail("unknown --emit '" + emit +
                 "' (expected artifact, evo, linalg, loops, llvm, llvm-ir, obj, "
@@ -483,7 +481,7 @@ int main(int argc, char **argv) {
   if (!llvmTarget)
     return fail(error);
   // The host code of a GPU artifact only launches kernels: generic x86-64.
-  std::string cpu = gpu           ? std::string("x86-64")
+  std::string cpu = gpu            ? std::string("x86-64")
                     : chip.empty() ? llvm::sys::getHostCPUName().str()
                                    : std::string(chip);
   std::string features;
@@ -569,8 +567,8 @@ int main(int argc, char **argv) {
   uint64_t base = 0;
   std::string manifest = mf::artifact::renderManifest(
       [&](uint64_t offset) {
-        return renderManifest(*entries, target, gpu ? deviceChip : cpu,
-                              offset, host->size(), checksum);
+        return renderManifest(*entries, target, gpu ? deviceChip : cpu, offset,
+                              host->size(), checksum);
       },
       base);
   std::string bytes = mf::artifact::assembleArtifact(manifest, {{base, *host}});

@@ -51,10 +51,9 @@ Value quadReduce(KernelBuilder &kb, Value v, bool max) {
 }
 
 Value mfma(ImplicitLocOpBuilder &b, Value a, Value bFrag, Value acc) {
-  return amdgpu::MFMAOp::create(b, acc.getType(), b.getI32IntegerAttr(16),
-                                b.getI32IntegerAttr(16),
-                                b.getI32IntegerAttr(16),
-                                b.getI32IntegerAttr(1), a, bFrag, acc);
+  return amdgpu::MFMAOp::create(
+      b, acc.getType(), b.getI32IntegerAttr(16), b.getI32IntegerAttr(16),
+      b.getI32IntegerAttr(16), b.getI32IntegerAttr(1), a, bFrag, acc);
 }
 
 } // namespace
@@ -84,8 +83,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
   auto func = gpu::GPUFuncOp::create(
       mb, loc, name, FunctionType::get(ctx, spec.argTypes, {}), workgroup);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  func.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr(
-      {static_cast<int32_t>(threads), 1, 1}));
+  func.setKnownBlockSizeAttr(
+      mb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -102,10 +101,10 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
   unsigned wgIdx = 0;
   Value ks = func.getWorkgroupAttributions()[wgIdx++];
   Value vt = func.getWorkgroupAttributions()[wgIdx++];
-  Value bs = spec.hasBias ? Value(func.getWorkgroupAttributions()[wgIdx++])
-                          : Value();
-  Value ms = spec.hasMask ? Value(func.getWorkgroupAttributions()[wgIdx++])
-                          : Value();
+  Value bs =
+      spec.hasBias ? Value(func.getWorkgroupAttributions()[wgIdx++]) : Value();
+  Value ms =
+      spec.hasMask ? Value(func.getWorkgroupAttributions()[wgIdx++]) : Value();
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value lane = kb.rem(tid, kWave), wave = kb.div(tid, kWave);
@@ -174,8 +173,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
                         loadRows(k));
     // V transposed: chunk (key, dims d0..d0+7) -> vt[d0 + e][key].
     {
-      SmallVector<Value> chunks = kb.loadTileChunks(
-          keyStart, bk, nDim, d, dPad, tid, threads, loadRows(v));
+      SmallVector<Value> chunks = kb.loadTileChunks(keyStart, bk, nDim, d, dPad,
+                                                    tid, threads, loadRows(v));
       const int64_t perRow = dPad / 8, total = bk * perRow;
       for (auto [step, data] : llvm::enumerate(chunks)) {
         int64_t first = static_cast<int64_t>(step) * threads;
@@ -185,8 +184,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
         auto emit = [&, data = data, key, d0] {
           for (int64_t e = 0; e < 8; ++e)
             memref::StoreOp::create(
-                b, vector::ExtractOp::create(b, data, ArrayRef<int64_t>{e}),
-                vt, ValueRange{kb.add(d0, kb.idx(e)), key});
+                b, vector::ExtractOp::create(b, data, ArrayRef<int64_t>{e}), vt,
+                ValueRange{kb.add(d0, kb.idx(e)), key});
         };
         if (first + threads <= total)
           emit();
@@ -218,9 +217,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
         Value key = kb.minIdx(kb.add(keyStart, tid), lastN);
         Value m = memref::LoadOp::create(b, mask,
                                          ValueRange{batch, sIdx, c0, c0, key});
-        memref::StoreOp::create(
-            b, arith::ExtUIOp::create(b, b.getI8Type(), m), ms,
-            ValueRange{tid});
+        memref::StoreOp::create(b, arith::ExtUIOp::create(b, b.getI8Type(), m),
+                                ms, ValueRange{tid});
       });
     gpu::BarrierOp::create(b);
 
@@ -231,31 +229,30 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
     for (int64_t t = 0; t < kTiles; ++t) {
       Value s = zeroAcc;
       for (int64_t kk = 0; kk < dPad / 16; ++kk) {
-        Value kf = vector::LoadOp::create(
-            b, vec4, ks,
-            ValueRange{c0, kb.add(kb.idx(16 * t), r),
-                       kb.add(kb.idx(16 * kk), dLane)},
-            false, llvm::MaybeAlign(8));
+        Value kf =
+            vector::LoadOp::create(b, vec4, ks,
+                                   ValueRange{c0, kb.add(kb.idx(16 * t), r),
+                                              kb.add(kb.idx(16 * kk), dLane)},
+                                   false, llvm::MaybeAlign(8));
         s = mfma(b, kf, qFrag[kk], s);
       }
       Value keyCol = kb.add(kb.idx(16 * t), dLane);
       Value biasVals;
       if (bias)
-        biasVals = arith::ExtFOp::create(
-            b, f32x4,
-            Value(vector::LoadOp::create(b, vec4, bs,
-                                         ValueRange{localRow, keyCol}, false,
-                                         llvm::MaybeAlign(8))));
+        biasVals =
+            arith::ExtFOp::create(b, f32x4,
+                                  Value(vector::LoadOp::create(
+                                      b, vec4, bs, ValueRange{localRow, keyCol},
+                                      false, llvm::MaybeAlign(8))));
       for (int64_t i = 0; i < 4; ++i) {
         Value key = kb.add(keyCol, kb.idx(i));
         Value allowed = kb.lt(kb.add(keyStart, key), nDim);
         if (mask) {
           Value byte = memref::LoadOp::create(b, ms, ValueRange{key});
-          allowed = kb.andI(allowed,
-                            arith::CmpIOp::create(
-                                b, arith::CmpIPredicate::ne, byte,
-                                arith::ConstantIntOp::create(b, b.getI8Type(),
-                                                             0)));
+          allowed = kb.andI(
+              allowed, arith::CmpIOp::create(
+                           b, arith::CmpIPredicate::ne, byte,
+                           arith::ConstantIntOp::create(b, b.getI8Type(), 0)));
         }
         Value x = kb.fmul(vector::ExtractOp::create(b, s, ArrayRef<int64_t>{i}),
                           scaleL2);
@@ -289,11 +286,11 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
           b, f32x4, ArrayRef<Value>(scores).slice(4 * t, 4));
       Value pFrag = arith::TruncFOp::create(b, vec4, p);
       for (int64_t dt = 0; dt < dTiles; ++dt) {
-        Value vf = vector::LoadOp::create(
-            b, vec4, vt,
-            ValueRange{kb.add(kb.idx(16 * dt), r),
-                       kb.add(kb.idx(16 * t), dLane)},
-            false, llvm::MaybeAlign(8));
+        Value vf =
+            vector::LoadOp::create(b, vec4, vt,
+                                   ValueRange{kb.add(kb.idx(16 * dt), r),
+                                              kb.add(kb.idx(16 * t), dLane)},
+                                   false, llvm::MaybeAlign(8));
         acc[dt] = mfma(b, vf, pFrag, acc[dt]);
       }
     }
@@ -307,8 +304,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
   Value runMax = loop.getResult(dTiles);
   Value positive =
       arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, total, zeroF);
-  Value inv = kb.select(positive,
-                        arith::DivFOp::create(b, kb.f32(1.0), total), zeroF);
+  Value inv =
+      kb.select(positive, arith::DivFOp::create(b, kb.f32(1.0), total), zeroF);
   Value invV = vector::BroadcastOp::create(b, f32x4, inv);
   for (int64_t dt = 0; dt < dTiles; ++dt) {
     Value dim = kb.add(kb.idx(16 * dt), dLane);
@@ -338,11 +335,10 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
   if (lse) {
     Value seen =
         arith::CmpFOp::create(b, arith::CmpFPredicate::ONE, runMax, negInfF);
-    Value value = kb.fmul(kb.fadd(runMax, math::Log2Op::create(b, total)),
-                          kb.f32(kLn2));
+    Value value =
+        kb.fmul(kb.fadd(runMax, math::Log2Op::create(b, total)), kb.f32(kLn2));
     value = kb.select(kb.andI(positive, seen), value, negInfF);
-    Value first =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, quad, c0);
+    Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, quad, c0);
     kb.ifThen(kb.andI(qValid, first), [&] {
       memref::StoreOp::create(b, value, lse,
                               ValueRange{batch, sIdx, head, qRowC});

@@ -54,9 +54,9 @@ WaveRows setUpWaveRows(KernelBuilder &kb, Value x, int64_t blockM) {
 Value reduceQuads(KernelBuilder &kb, Value v) {
   ImplicitLocOpBuilder &b = kb.builder();
   for (int32_t offset : {16, 32})
-    v = kb.fadd(v, gpu::ShuffleOp::create(b, v, offset, kWave,
-                                          gpu::ShuffleMode::XOR)
-                       .getShuffleResult());
+    v = kb.fadd(
+        v, gpu::ShuffleOp::create(b, v, offset, kWave, gpu::ShuffleMode::XOR)
+               .getShuffleResult());
   return v;
 }
 
@@ -131,10 +131,9 @@ Value loadFragB(KernelBuilder &kb, const WaveRows &w, Value smem, Value slot,
 
 Value mfma(KernelBuilder &kb, Value a, Value bFrag, Value acc) {
   ImplicitLocOpBuilder &b = kb.builder();
-  return amdgpu::MFMAOp::create(b, acc.getType(), b.getI32IntegerAttr(16),
-                                b.getI32IntegerAttr(16),
-                                b.getI32IntegerAttr(16),
-                                b.getI32IntegerAttr(1), a, bFrag, acc);
+  return amdgpu::MFMAOp::create(
+      b, acc.getType(), b.getI32IntegerAttr(16), b.getI32IntegerAttr(16),
+      b.getI32IntegerAttr(16), b.getI32IntegerAttr(1), a, bFrag, acc);
 }
 
 Value zeroAcc(KernelBuilder &kb) {
@@ -211,12 +210,12 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernelMFMA(
   Value ws = func.getWorkgroupAttributions()[0];
 
   WaveRows rows = setUpWaveRows(kb, x, tiles.blockM);
-  SmallVector<Value> xa = loadRowFragments(kb, rows, x, gamma, beta, c,
-                                           spec.eps);
+  SmallVector<Value> xa =
+      loadRowFragments(kb, rows, x, gamma, beta, c, spec.eps);
   auto vec8 = VectorType::get({8}, spec.elemType);
   Value c0 = kb.idx(0);
-  auto loop = scf::ForOp::create(b, c0, kb.idx((nOut + bn - 1) / bn),
-                                 kb.idx(1));
+  auto loop =
+      scf::ForOp::create(b, c0, kb.idx((nOut + bn - 1) / bn), kb.idx(1));
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -294,22 +293,22 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernelMFMA(
                         loadW(wUp, hStart, c0));
     kb.copyTileToShared(ups, kb.idx(1), c0, bf, kb.idx(bf), c, c, rows.tid,
                         threads, loadW(wUp, kb.add(hStart, kb.idx(f)), c0));
-    kb.copyTileToShared(downs, c0, c0, c, kb.idx(c), bf, bf, rows.tid,
-                        threads, loadW(wDown, c0, hStart));
+    kb.copyTileToShared(downs, c0, c0, c, kb.idx(c), bf, bf, rows.tid, threads,
+                        loadW(wDown, c0, hStart));
     gpu::BarrierOp::create(b);
     // Up products and SwiGLU, written to this wave's LDS tile as bf16.
     for (int64_t nt = 0; nt < bf / 16; ++nt) {
       Value a = zeroAcc(kb), g = zeroAcc(kb);
       for (int64_t kk = 0; kk < c / 16; ++kk) {
         a = mfma(kb, xa[kk], loadFragB(kb, rows, ups, c0, 16 * nt, kk), a);
-        g = mfma(kb, xa[kk],
-                 loadFragB(kb, rows, ups, kb.idx(1), 16 * nt, kk), g);
+        g = mfma(kb, xa[kk], loadFragB(kb, rows, ups, kb.idx(1), 16 * nt, kk),
+                 g);
       }
       for (int64_t i = 0; i < 4; ++i) {
         Value av = vector::ExtractOp::create(b, a, ArrayRef<int64_t>{i});
         Value gv = vector::ExtractOp::create(b, g, ArrayRef<int64_t>{i});
-        Value h = arith::TruncFOp::create(b, spec.elemType,
-                                          kb.fmul(av, kb.silu(gv)));
+        Value h =
+            arith::TruncFOp::create(b, spec.elemType, kb.fmul(av, kb.silu(gv)));
         memref::StoreOp::create(
             b, h, hs,
             ValueRange{wave, kb.add(kb.mul(rows.q, kb.idx(4)), kb.idx(i)),
@@ -326,8 +325,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernelMFMA(
                      kb.add(kb.idx(16 * kk), kb.mul(rows.q, kb.idx(4)))},
           false, llvm::MaybeAlign(8));
       for (int64_t nt = 0; nt < outTiles; ++nt)
-        acc[nt] = mfma(kb, hf, loadFragB(kb, rows, downs, c0, 16 * nt, kk),
-                       acc[nt]);
+        acc[nt] =
+            mfma(kb, hf, loadFragB(kb, rows, downs, c0, 16 * nt, kk), acc[nt]);
     }
     scf::YieldOp::create(b, acc);
   }

@@ -92,11 +92,10 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
   OpBuilder mb(ctx);
   mb.setInsertionPointToEnd(module.getBody());
   auto func = gpu::GPUFuncOp::create(
-      mb, loc, name, FunctionType::get(ctx, spec.argTypes, {}),
-      workgroup);
+      mb, loc, name, FunctionType::get(ctx, spec.argTypes, {}), workgroup);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  func.setKnownBlockSizeAttr(mb.getDenseI32ArrayAttr(
-      {static_cast<int32_t>(threads), 1, 1}));
+  func.setKnownBlockSizeAttr(
+      mb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
 
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
@@ -115,8 +114,10 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
   Value ks = func.getWorkgroupAttributions()[1];
   Value vs = func.getWorkgroupAttributions()[2];
   unsigned wgIdx = 3;
-  Value bs = spec.hasBias ? Value(func.getWorkgroupAttributions()[wgIdx++]) : Value();
-  Value ms = spec.hasMask ? Value(func.getWorkgroupAttributions()[wgIdx++]) : Value();
+  Value bs =
+      spec.hasBias ? Value(func.getWorkgroupAttributions()[wgIdx++]) : Value();
+  Value ms =
+      spec.hasMask ? Value(func.getWorkgroupAttributions()[wgIdx++]) : Value();
 
   Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
   Value lane = kb.rem(tid, 32), warp = kb.div(tid, 32);
@@ -152,9 +153,9 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
   auto vec8 = VectorType::get({8}, elem);
   auto loadRows = [&](Value src, Value s) {
     return [&, src, s](Value row, Value col) -> Value {
-      return vector::LoadOp::create(b, vec8, src,
-                                    ValueRange{batch, s, row, head, col},
-                                    /*nontemporal=*/false, llvm::MaybeAlign(16));
+      return vector::LoadOp::create(
+          b, vec8, src, ValueRange{batch, s, row, head, col},
+          /*nontemporal=*/false, llvm::MaybeAlign(16));
     };
   };
 
@@ -201,10 +202,9 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
     SmallVector<Value> values;
     for (int64_t i = 0; i < sg; ++i) {
       for (Value src : {k, v})
-        llvm::append_range(values,
-                           kb.loadTileChunks(keyStart, bk, nDim, d, dPad, tid,
-                                             threads,
-                                             loadRows(src, sClamped[i])));
+        llvm::append_range(
+            values, kb.loadTileChunks(keyStart, bk, nDim, d, dPad, tid, threads,
+                                      loadRows(src, sClamped[i])));
     }
     return values;
   };
@@ -222,8 +222,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
     SmallVector<Value> values;
     if (bias)
       for (int64_t step = 0; step < biasSteps; ++step) {
-        Value pair =
-            kb.minIdx(kb.add(tid, kb.idx(step * threads)), kb.idx(biasPairs - 1));
+        Value pair = kb.minIdx(kb.add(tid, kb.idx(step * threads)),
+                               kb.idx(biasPairs - 1));
         Value row = kb.minIdx(kb.add(qStart, kb.div(pair, bk / 2)), lastN);
         Value col = kb.mul(kb.rem(pair, bk / 2), kb.idx(2));
         for (int e = 0; e < 2; ++e) {
@@ -235,12 +235,12 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
       }
     if (mask)
       for (int64_t step = 0; step < maskSteps; ++step) {
-        Value idx =
-            kb.minIdx(kb.add(tid, kb.idx(step * threads)), kb.idx(maskCount - 1));
+        Value idx = kb.minIdx(kb.add(tid, kb.idx(step * threads)),
+                              kb.idx(maskCount - 1));
         Value key = kb.minIdx(kb.add(keyStart, kb.rem(idx, bk)), lastN);
         Value s = kb.minIdx(kb.add(sBase, kb.div(idx, bk)), lastS);
-        values.push_back(memref::LoadOp::create(
-            b, mask, ValueRange{batch, s, c0, c0, key}));
+        values.push_back(
+            memref::LoadOp::create(b, mask, ValueRange{batch, s, c0, c0, key}));
       }
     return values;
   };
@@ -332,10 +332,9 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
           Value pair = vector::LoadOp::create(b, vec2, bs, ValueRange{row, col},
                                               false, llvm::MaybeAlign(4));
           for (int e2 = 0; e2 < 2; ++e2)
-            biasL2[j][r][e2] = kb.fmul(
-                kb.toF32(vector::ExtractOp::create(b, pair,
-                                                   ArrayRef<int64_t>{e2})),
-                kb.f32(kLog2E));
+            biasL2[j][r][e2] = kb.fmul(kb.toF32(vector::ExtractOp::create(
+                                           b, pair, ArrayRef<int64_t>{e2})),
+                                       kb.f32(kLog2E));
         }
     Value scaleL2 = kb.f32(spec.scale * kLog2E);
 
@@ -346,8 +345,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
       SmallVector<Acc> scores(nTiles, kb.zeroAcc());
       for (int64_t kk = 0; kk < dPad / 16; ++kk)
         for (int64_t jp = 0; jp < nTiles / 2; ++jp) {
-          auto [b0, b1] = kb.loadFragBFromNK(ks, kb.idx(i), jp * 16, kk * 16,
-                                             lane);
+          auto [b0, b1] =
+              kb.loadFragBFromNK(ks, kb.idx(i), jp * 16, kk * 16, lane);
           scores[2 * jp] = kb.mma(qFrag[i][kk], b0, scores[2 * jp]);
           scores[2 * jp + 1] = kb.mma(qFrag[i][kk], b1, scores[2 * jp + 1]);
         }
@@ -359,14 +358,13 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
           if (mask) {
             Value byte = memref::LoadOp::create(
                 b, ms,
-                ValueRange{kb.idx(i),
-                           kb.add(kb.mul(thread, kb.idx(2)),
-                                  kb.idx(8 * j + e2))});
-            allowed = kb.andI(
-                allowed, arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
-                                               byte,
-                                               arith::ConstantIntOp::create(
-                                                   b, b.getI8Type(), 0)));
+                ValueRange{kb.idx(i), kb.add(kb.mul(thread, kb.idx(2)),
+                                             kb.idx(8 * j + e2))});
+            allowed =
+                kb.andI(allowed,
+                        arith::CmpIOp::create(
+                            b, arith::CmpIPredicate::ne, byte,
+                            arith::ConstantIntOp::create(b, b.getI8Type(), 0)));
           }
           for (int r = 0; r < 2; ++r) {
             Value &s = scores[j][2 * r + e2];
@@ -384,8 +382,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
         Value isEmpty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
                                               newMax[r], negInfF);
         Value base = kb.select(isEmpty, zeroF, newMax[r]);
-        alpha[r] = math::Exp2Op::create(
-            b, arith::SubFOp::create(b, st.max[r], base));
+        alpha[r] =
+            math::Exp2Op::create(b, arith::SubFOp::create(b, st.max[r], base));
         rowSum[r] = zeroF;
         for (int64_t j = 0; j < nTiles; ++j)
           for (int e2 = 0; e2 < 2; ++e2) {
@@ -418,15 +416,14 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
   }
 
   // Epilogue: normalize, gate, store; logsumexp.
-  SmallVector<RowState> rows =
-      unpack(loop.getResults().take_front(stateTotal));
+  SmallVector<RowState> rows = unpack(loop.getResults().take_front(stateTotal));
   auto vec2 = VectorType::get({2}, elem);
   for (int64_t i = 0; i < sg; ++i) {
     RowState &st = rows[i];
     for (int r = 0; r < 2; ++r) {
       Value total = kb.groupSum(st.sum[r]);
-      Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT,
-                                             total, zeroF);
+      Value positive =
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, total, zeroF);
       Value inv = kb.select(
           positive, arith::DivFOp::create(b, kb.f32(1.0), total), zeroF);
       Value valid = kb.andI(qValid[r], sValid[i]);
@@ -446,7 +443,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
           o1 = kb.fmul(o1, kb.sigmoid(kb.toF32(g1)));
         }
         auto f32x2 = VectorType::get({2}, b.getF32Type());
-        Value pair = vector::FromElementsOp::create(b, f32x2, ValueRange{o0, o1});
+        Value pair =
+            vector::FromElementsOp::create(b, f32x2, ValueRange{o0, o1});
         Value narrow = arith::TruncFOp::create(b, vec2, pair);
         kb.ifThen(valid, [&] {
           vector::StoreOp::create(b, narrow, out, index, /*nontemporal=*/false,
@@ -459,8 +457,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
         Value logSum = math::Log2Op::create(b, total);
         Value value = kb.fmul(kb.fadd(st.max[r], logSum), kb.f32(kLn2));
         value = kb.select(kb.andI(positive, seen), value, negInfF);
-        Value first = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                            thread, c0);
+        Value first =
+            arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, c0);
         kb.ifThen(kb.andI(valid, first), [&] {
           memref::StoreOp::create(
               b, value, lse,

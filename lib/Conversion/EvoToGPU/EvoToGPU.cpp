@@ -48,8 +48,7 @@ Value allocate(OpBuilder &b, Location loc, RankedTensorType type,
     if (ShapedType::isDynamic(size))
       dynamic.push_back(getValueOrCreateConstantIndexOp(b, loc, sizes[i]));
   return memref::AllocOp::create(
-      b, loc, MemRefType::get(type.getShape(), type.getElementType()),
-      dynamic);
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()), dynamic);
 }
 
 Value toTensor(OpBuilder &b, Location loc, Value buffer,
@@ -68,8 +67,7 @@ Value collapseRows(OpBuilder &b, Location loc, Value x) {
   for (int64_t i = 0; i + 1 < type.getRank(); ++i)
     rows.push_back(i);
   return tensor::CollapseShapeOp::create(
-      b, loc, x,
-      SmallVector<ReassociationIndices>{rows, {type.getRank() - 1}});
+      b, loc, x, SmallVector<ReassociationIndices>{rows, {type.getRank() - 1}});
 }
 
 Value expandRows(OpBuilder &b, Location loc, Value y2d, RankedTensorType type,
@@ -90,9 +88,9 @@ struct ConvertEvoToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    llvm::Expected<TuningTable> table =
-        tuningTable.empty() ? TuningTable::builtin()
-                            : TuningTable::load(tuningTable);
+    llvm::Expected<TuningTable> table = tuningTable.empty()
+                                            ? TuningTable::builtin()
+                                            : TuningTable::load(tuningTable);
     if (!table) {
       module.emitError(llvm::toString(table.takeError()));
       return signalPassFailure();
@@ -138,9 +136,8 @@ struct ConvertEvoToGPUPass
                 return convertLinear(l, l.getX(), Value(), Value(),
                                      l.getWeight(), l.getBias(), 0.0);
               })
-              .Case([&](mf::evo::TransitionOp t) {
-                return convertTransition(t);
-              })
+              .Case(
+                  [&](mf::evo::TransitionOp t) { return convertTransition(t); })
               .Default([&](Operation *other) {
                 return other->emitOpError()
                        << "has no " << (target == "rocm" ? "ROCm" : "CUDA")
@@ -177,7 +174,8 @@ private:
     int64_t heads = qType.getDimSize(3), headDim = qType.getDimSize(4);
     std::string why;
     if (!attentionKernelSupports(elem, headDim, why))
-      return op.emitOpError() << "cannot run on the " << target << " target: " << why;
+      return op.emitOpError()
+             << "cannot run on the " << target << " target: " << why;
     std::optional<AttentionTiles> tiles = table->attention(chip, headDim);
     if (!tiles)
       return op.emitOpError() << "the tuning table has no attention entry "
@@ -237,8 +235,8 @@ private:
     gpu::KernelDim3 grid{
         ceilDiv(n, tiles->blockQ), cst(heads),
         arith::MulIOp::create(b, loc, batch, ceilDiv(s, tiles->sGroup))};
-    int64_t threads = rocm ? amdThreadsPerBlock(tiles->blockQ)
-                           : tiles->blockQ / 16 * 32;
+    int64_t threads =
+        rocm ? amdThreadsPerBlock(tiles->blockQ) : tiles->blockQ / 16 * 32;
     gpu::KernelDim3 block{cst(threads), cst(1), cst(1)};
     gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, Value(), args);
 
@@ -277,11 +275,13 @@ private:
     int64_t c = xType.getShape().back(), nOut = yType.getShape().back();
     std::string why;
     if (!gemmKernelSupports(elem, c, why))
-      return op->emitOpError() << "cannot run on the " << target << " target: " << why;
+      return op->emitOpError()
+             << "cannot run on the " << target << " target: " << why;
     for (Value v : {gamma, beta, weight, bias})
       if (v && cast<RankedTensorType>(v.getType()).getElementType() != elem)
         return op->emitOpError()
-               << "cannot run on the " << target << " target: the tensor-core kernel "
+               << "cannot run on the " << target
+               << " target: the tensor-core kernel "
                   "needs every operand in the element type of x";
     std::optional<GemmTiles> tiles = table->layerNormLinear(chip, nOut);
     if (!tiles)
@@ -313,12 +313,11 @@ private:
       spec.argTypes.push_back(a.getType());
     auto build = target == "rocm" ? buildLayerNormLinearKernelMFMA
                                   : buildLayerNormLinearKernel;
-    gpu::GPUFuncOp kernel = build(
-        kernels, kernelName(op, gamma ? "layernorm_linear" : "linear"), spec,
-        *tiles, loc);
+    gpu::GPUFuncOp kernel =
+        build(kernels, kernelName(op, gamma ? "layernorm_linear" : "linear"),
+              spec, *tiles, loc);
     launchRows(b, loc, kernel, args, tiles->blockM);
-    Value y = expandRows(b, loc, toTensor(b, loc, out, y2dType), yType,
-                         ySizes);
+    Value y = expandRows(b, loc, toTensor(b, loc, out, y2dType), yType, ySizes);
     op->getResult(0).replaceAllUsesWith(y);
     op->erase();
     return success();
@@ -331,15 +330,16 @@ private:
     int64_t f = op.getWDown().getType().getDimSize(1);
     std::string why;
     if (!gemmKernelSupports(elem, c, why))
-      return op.emitOpError() << "cannot run on the " << target << " target: " << why;
+      return op.emitOpError()
+             << "cannot run on the " << target << " target: " << why;
     std::optional<GemmTiles> tiles = table->transition(chip);
     if (!tiles)
       return op.emitOpError()
              << "the tuning table has no transition entry for chip " << chip;
     if (f % tiles->blockN != 0)
-      return op.emitOpError() << "cannot run on the " << target << " target: hidden size "
-                              << f << " is not a multiple of the tile "
-                              << tiles->blockN;
+      return op.emitOpError()
+             << "cannot run on the " << target << " target: hidden size " << f
+             << " is not a multiple of the tile " << tiles->blockN;
     Location loc = op.getLoc();
     SmallVector<OpFoldResult> ySizes = resultSizes(op, 0);
     OpBuilder b(op);

@@ -86,15 +86,15 @@ SmallVector<FragA> loadNormalizedRows(KernelBuilder &kb, const RowBlock &rb,
   SmallVector<std::array<std::array<Pair, 2>, 2>> vals(kSteps);
   SmallVector<std::array<Value, 2>> cols(kSteps);
   auto loadPair = [&](Value src, ValueRange index) -> Pair {
-    Value v = vector::LoadOp::create(b, vec2, src, index, false,
-                                     llvm::MaybeAlign(4));
+    Value v =
+        vector::LoadOp::create(b, vec2, src, index, false, llvm::MaybeAlign(4));
     return {kb.toF32(vector::ExtractOp::create(b, v, ArrayRef<int64_t>{0})),
             kb.toF32(vector::ExtractOp::create(b, v, ArrayRef<int64_t>{1}))};
   };
   for (int64_t kk = 0; kk < kSteps; ++kk)
     for (int half = 0; half < 2; ++half)
-      cols[kk][half] = kb.add(kb.mul(rb.thread, kb.idx(2)),
-                              kb.idx(16 * kk + 8 * half));
+      cols[kk][half] =
+          kb.add(kb.mul(rb.thread, kb.idx(2)), kb.idx(16 * kk + 8 * half));
   for (int r = 0; r < 2; ++r) {
     Value row = kb.minIdx(rb.row[r], lastRow);
     for (int64_t kk = 0; kk < kSteps; ++kk)
@@ -132,10 +132,9 @@ SmallVector<FragA> loadNormalizedRows(KernelBuilder &kb, const RowBlock &rb,
   }
   SmallVector<FragA> frags;
   for (auto &kv : vals)
-    frags.push_back({kb.pack(kv[0][0][0], kv[0][0][1]),
-                     kb.pack(kv[1][0][0], kv[1][0][1]),
-                     kb.pack(kv[0][1][0], kv[0][1][1]),
-                     kb.pack(kv[1][1][0], kv[1][1][1])});
+    frags.push_back(
+        {kb.pack(kv[0][0][0], kv[0][0][1]), kb.pack(kv[1][0][0], kv[1][0][1]),
+         kb.pack(kv[0][1][0], kv[0][1][1]), kb.pack(kv[1][1][0], kv[1][1][1])});
   return frags;
 }
 
@@ -144,10 +143,10 @@ SmallVector<FragA> loadNormalizedRows(KernelBuilder &kb, const RowBlock &rb,
 /// (plus bias) in its rows of `os`, then the block copies the tile out with
 /// `width`-element vectors, consecutive threads on consecutive addresses
 /// (the fragment layout alone writes 4 bytes per lane, 8 rows apart).
-void storeTileStaged(KernelBuilder &kb, const RowBlock &rb, Value out,
-                     Value os, Value col0, int64_t cols, int64_t ncols,
-                     ArrayRef<Acc> acc, Value bias, int64_t blockM,
-                     int64_t threads, Value blockRow) {
+void storeTileStaged(KernelBuilder &kb, const RowBlock &rb, Value out, Value os,
+                     Value col0, int64_t cols, int64_t ncols, ArrayRef<Acc> acc,
+                     Value bias, int64_t blockM, int64_t threads,
+                     Value blockRow) {
   ImplicitLocOpBuilder &b = kb.builder();
   Type elem = kb.elementType();
   auto f32x2 = VectorType::get({2}, b.getF32Type());
@@ -159,8 +158,8 @@ void storeTileStaged(KernelBuilder &kb, const RowBlock &rb, Value out,
     std::array<Value, 2> biasVal;
     if (bias)
       for (int e = 0; e < 2; ++e) {
-        Value c = kb.minIdx(kb.add(kb.add(col0, col), kb.idx(e)),
-                            kb.idx(ncols - 1));
+        Value c =
+            kb.minIdx(kb.add(kb.add(col0, col), kb.idx(e)), kb.idx(ncols - 1));
         biasVal[e] = kb.toF32(memref::LoadOp::create(b, bias, ValueRange{c}));
       }
     for (int r = 0; r < 2; ++r) {
@@ -168,7 +167,8 @@ void storeTileStaged(KernelBuilder &kb, const RowBlock &rb, Value out,
       if (bias)
         for (int e = 0; e < 2; ++e)
           v[e] = kb.fadd(v[e], biasVal[e]);
-      Value pair = vector::FromElementsOp::create(b, f32x2, ValueRange{v[0], v[1]});
+      Value pair =
+          vector::FromElementsOp::create(b, f32x2, ValueRange{v[0], v[1]});
       Value row = kb.add(localRow0, kb.add(rb.group, kb.idx(8 * r)));
       vector::StoreOp::create(b, arith::TruncFOp::create(b, vec2, pair), os,
                               ValueRange{row, col}, false, llvm::MaybeAlign(4));
@@ -225,8 +225,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernel(
   auto wsType = MemRefType::get({1, bn, c + 8}, spec.elemType, nullptr, wg);
   auto osType =
       MemRefType::get({tiles.blockM, bn + 8}, spec.elemType, nullptr, wg);
-  gpu::GPUFuncOp func = createKernel(module, name, spec.argTypes,
-                                     {wsType, osType}, threads, loc);
+  gpu::GPUFuncOp func =
+      createKernel(module, name, spec.argTypes, {wsType, osType}, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -249,8 +249,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernel(
       loadNormalizedRows(kb, rb, x, gamma, beta, c, spec.eps);
   auto vec8 = VectorType::get({8}, spec.elemType);
   Value c0 = kb.idx(0);
-  auto loop = scf::ForOp::create(b, c0, kb.idx((nOut + bn - 1) / bn),
-                                 kb.idx(1));
+  auto loop =
+      scf::ForOp::create(b, c0, kb.idx((nOut + bn - 1) / bn), kb.idx(1));
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -277,9 +277,10 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernel(
   return func;
 }
 
-gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernel(
-    gpu::GPUModuleOp module, StringRef name, const TransitionSpec &spec,
-    const GemmTiles &tiles, Location loc) {
+gpu::GPUFuncOp
+mf::gpu_kernels::buildTransitionKernel(gpu::GPUModuleOp module, StringRef name,
+                                       const TransitionSpec &spec,
+                                       const GemmTiles &tiles, Location loc) {
   MLIRContext *ctx = module.getContext();
   const int64_t c = spec.channels, f = spec.hidden, bf = tiles.blockN;
   const int64_t threads = tiles.blockM / 16 * 32;
@@ -325,11 +326,9 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernel(
   auto loadChunk = [&](Value hStart) {
     SmallVector<Value> values = kb.loadTileChunks(
         c0, bf, kb.idx(bf), c, c, rb.tid, threads, loadW(wUp, hStart, c0));
-    llvm::append_range(values,
-                       kb.loadTileChunks(c0, bf, kb.idx(bf), c, c, rb.tid,
-                                         threads,
-                                         loadW(wUp, kb.add(hStart, kb.idx(f)),
-                                               c0)));
+    llvm::append_range(
+        values, kb.loadTileChunks(c0, bf, kb.idx(bf), c, c, rb.tid, threads,
+                                  loadW(wUp, kb.add(hStart, kb.idx(f)), c0)));
     llvm::append_range(values,
                        kb.loadTileChunks(c0, c, kb.idx(c), bf, bf, rb.tid,
                                          threads, loadW(wDown, c0, hStart)));
@@ -339,8 +338,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernel(
   const int64_t upSteps = (bf * c / 8 + threads - 1) / threads;
   const int64_t downSteps = (c * bf / 8 + threads - 1) / threads;
   init.append(first);
-  auto loop =
-      scf::ForOp::create(b, c0, kb.idx(f / bf), kb.idx(1), init);
+  auto loop = scf::ForOp::create(b, c0, kb.idx(f / bf), kb.idx(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -396,8 +394,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernel(
   ValueRange results = loop.getResults();
   SmallVector<Acc> finalAcc;
   for (int64_t t = 0; t < outTiles; ++t)
-    finalAcc.push_back({results[4 * t], results[4 * t + 1],
-                        results[4 * t + 2], results[4 * t + 3]});
+    finalAcc.push_back({results[4 * t], results[4 * t + 1], results[4 * t + 2],
+                        results[4 * t + 3]});
   // The loop ends after the last step's reads of shared memory by this
   // warp only; `os` is its own buffer, so no barrier is needed first.
   Value blockRow = kb.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x),

@@ -81,9 +81,8 @@ Value KernelBuilder::groupSum(Value v) {
 }
 
 SmallVector<Value> KernelBuilder::loadTileChunks(
-    Value rowStart, int64_t rows, Value rowLimit, int64_t cols,
-    int64_t padCols, Value tid, int64_t threads,
-    llvm::function_ref<Value(Value, Value)> load) {
+    Value rowStart, int64_t rows, Value rowLimit, int64_t cols, int64_t padCols,
+    Value tid, int64_t threads, llvm::function_ref<Value(Value, Value)> load) {
   const int64_t chunksPerRow = padCols / 8;
   const int64_t chunks = rows * chunksPerRow;
   auto vecType = VectorType::get({8}, elemType);
@@ -106,8 +105,8 @@ SmallVector<Value> KernelBuilder::loadTileChunks(
 }
 
 void KernelBuilder::storeTileChunks(Value smem, Value slot, int64_t rows,
-                                    int64_t padCols, Value tid,
-                                    int64_t threads, ValueRange values) {
+                                    int64_t padCols, Value tid, int64_t threads,
+                                    ValueRange values) {
   const int64_t chunksPerRow = padCols / 8;
   const int64_t chunks = rows * chunksPerRow;
   for (auto [step, data] : llvm::enumerate(values)) {
@@ -145,15 +144,16 @@ Value KernelBuilder::fragRegister(Value ld, int64_t i) {
   return vector::ExtractOp::create(b, asInt, ArrayRef<int64_t>{0});
 }
 
-FragA KernelBuilder::loadFragA(Value smem, Value slot, Value row0,
-                               int64_t col0, Value lane) {
+FragA KernelBuilder::loadFragA(Value smem, Value slot, Value row0, int64_t col0,
+                               Value lane) {
   // Lanes 0-15 address rows 0-15 at column 0, lanes 16-31 the same rows at
   // column 8: matrices (rows 0-7, c0), (8-15, c0), (0-7, c8), (8-15, c8).
   Value row = add(row0, rem(lane, 16));
   Value col = add(idx(col0), mul(div(lane, 16), idx(8)));
   auto type = VectorType::get({4, 2}, elemType);
-  Value ld = nvgpu::LdMatrixOp::create(b, type, smem, ValueRange{slot, row, col},
-                                       /*transpose=*/false, /*numTiles=*/4);
+  Value ld =
+      nvgpu::LdMatrixOp::create(b, type, smem, ValueRange{slot, row, col},
+                                /*transpose=*/false, /*numTiles=*/4);
   return {fragRegister(ld, 0), fragRegister(ld, 1), fragRegister(ld, 2),
           fragRegister(ld, 3)};
 }
@@ -167,8 +167,9 @@ std::pair<FragB, FragB> KernelBuilder::loadFragBFromNK(Value smem, Value slot,
   Value row = add(add(idx(n0), mul(div(m, 2), idx(8))), rem(lane, 8));
   Value col = add(idx(k0), mul(rem(m, 2), idx(8)));
   auto type = VectorType::get({4, 2}, elemType);
-  Value ld = nvgpu::LdMatrixOp::create(b, type, smem, ValueRange{slot, row, col},
-                                       /*transpose=*/false, /*numTiles=*/4);
+  Value ld =
+      nvgpu::LdMatrixOp::create(b, type, smem, ValueRange{slot, row, col},
+                                /*transpose=*/false, /*numTiles=*/4);
   return {{fragRegister(ld, 0), fragRegister(ld, 1)},
           {fragRegister(ld, 2), fragRegister(ld, 3)}};
 }
@@ -182,8 +183,9 @@ std::pair<FragB, FragB> KernelBuilder::loadFragBFromKN(Value smem, Value slot,
   Value row = add(add(idx(k0), mul(rem(m, 2), idx(8))), rem(lane, 8));
   Value col = add(idx(n0), mul(div(m, 2), idx(8)));
   auto type = VectorType::get({4, 2}, elemType);
-  Value ld = nvgpu::LdMatrixOp::create(b, type, smem, ValueRange{slot, row, col},
-                                       /*transpose=*/true, /*numTiles=*/4);
+  Value ld =
+      nvgpu::LdMatrixOp::create(b, type, smem, ValueRange{slot, row, col},
+                                /*transpose=*/true, /*numTiles=*/4);
   return {{fragRegister(ld, 0), fragRegister(ld, 1)},
           {fragRegister(ld, 2), fragRegister(ld, 3)}};
 }
@@ -210,8 +212,8 @@ Acc KernelBuilder::mma(const FragA &a, const FragB &bFrag, const Acc &acc) {
   Type f32Type = b.getF32Type();
   auto resultType = LLVM::LLVMStructType::getLiteral(
       ctx, {f32Type, f32Type, f32Type, f32Type});
-  NVVM::MMATypes ptxType = elemType.isBF16() ? NVVM::MMATypes::bf16
-                                             : NVVM::MMATypes::f16;
+  NVVM::MMATypes ptxType =
+      elemType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
   Value d = NVVM::MmaOp::create(
       b, resultType, ValueRange(a), ValueRange(bFrag), ValueRange(acc),
       ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,

@@ -84,10 +84,11 @@ bool gemmKernelSupports(mlir::Type elemType, int64_t inChannels,
                         std::string &why);
 
 /// Appends the LayerNorm(prologue) -> GEMM kernel; grid ceil(M / blockM).
-mlir::gpu::GPUFuncOp buildLayerNormLinearKernel(
-    mlir::gpu::GPUModuleOp module, llvm::StringRef name,
-    const LayerNormLinearSpec &spec, const GemmTiles &tiles,
-    mlir::Location loc);
+mlir::gpu::GPUFuncOp buildLayerNormLinearKernel(mlir::gpu::GPUModuleOp module,
+                                                llvm::StringRef name,
+                                                const LayerNormLinearSpec &spec,
+                                                const GemmTiles &tiles,
+                                                mlir::Location loc);
 
 /// Appends the transition kernel: LayerNorm prologue, up GEMM with SwiGLU
 /// epilogue into registers, down GEMM; grid ceil(M / blockM).
@@ -99,10 +100,11 @@ mlir::gpu::GPUFuncOp buildTransitionKernel(mlir::gpu::GPUModuleOp module,
 
 /// The same GEMM kernels for AMD CDNA chips (gfx90a, gfx942): wave64,
 /// amdgpu.mfma 16x16x16; blockM / 16 waves per block.
-mlir::gpu::GPUFuncOp buildLayerNormLinearKernelMFMA(
-    mlir::gpu::GPUModuleOp module, llvm::StringRef name,
-    const LayerNormLinearSpec &spec, const GemmTiles &tiles,
-    mlir::Location loc);
+mlir::gpu::GPUFuncOp
+buildLayerNormLinearKernelMFMA(mlir::gpu::GPUModuleOp module,
+                               llvm::StringRef name,
+                               const LayerNormLinearSpec &spec,
+                               const GemmTiles &tiles, mlir::Location loc);
 mlir::gpu::GPUFuncOp buildTransitionKernelMFMA(mlir::gpu::GPUModuleOp module,
                                                llvm::StringRef name,
                                                const TransitionSpec &spec,

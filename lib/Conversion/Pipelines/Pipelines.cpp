@@ -166,8 +166,7 @@ void buildGPUHost(OpPassManager &pm, GpuModuleToBinaryPassOptions binary) {
 } // namespace
 
 void mf::buildNVVMPipeline(OpPassManager &pm,
-                           const NVVMPipelineOptions &options,
-                           NVVMStage last) {
+                           const NVVMPipelineOptions &options, NVVMStage last) {
   if (!buildGPUFront(pm, options.fuse, "cuda", options.chip,
                      options.tuningTable, last))
     return;
