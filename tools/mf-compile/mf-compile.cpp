@@ -94,7 +94,8 @@ static cl::opt<int64_t> blockK("block-k", cl::desc("Attention key block"),
 static cl::opt<bool> printResourceUsage(
     "print-resource-usage",
     cl::desc("rocm: print each kernel's VGPRs, AGPRs, SGPRs, LDS, scratch "
-             "and occupancy (from the code object metadata) and exit"),
+             "and occupancy (from the code object metadata; occupancy "
+             "modelled for CDNA's wave64) and exit"),
     cl::init(false));
 static cl::opt<int>
     codeObject("code-object",
@@ -131,16 +132,17 @@ static bool printKernelResources(ModuleOp module) {
   auto flush = [&] {
     if (name.empty())
       return;
-    int64_t regs =
-        llvm::alignTo(k.lookup(".vgpr_count"), 4) + k.lookup(".agpr_count");
-    regs = std::max<int64_t>(8, llvm::alignTo(regs, 8));
-    int64_t waves = std::min<int64_t>(8, 512 / regs);
     int64_t threads = k.lookup(".max_flat_workgroup_size");
     int64_t lds = k.lookup(".group_segment_fixed_size");
-    if (lds > 0 && threads > 0) {
-      int64_t blocksPerCU = 65536 / lds;
-      int64_t wavesPerBlock = (threads + 63) / 64;
-      waves = std::min(waves, blocksPerCU * wavesPerBlock / 4);
+    std::string waves = "-"; // Only modelled for CDNA (wave64).
+    if (k.lookup(".wavefront_size") == 64) {
+      int64_t regs =
+          llvm::alignTo(k.lookup(".vgpr_count"), 4) + k.lookup(".agpr_count");
+      regs = std::max<int64_t>(8, llvm::alignTo(regs, 8));
+      int64_t perSimd = std::min<int64_t>(8, 512 / regs);
+      if (lds > 0 && threads > 0)
+        perSimd = std::min(perSimd, (65536 / lds) * ((threads + 63) / 64) / 4);
+      waves = std::to_string(perSimd);
     }
     llvm::outs() << llvm::formatv(
         "{0,-44} {1,5} {2,5} {3,5} {4,7} {5,7} {6,7} {7,10}\n", name,
@@ -152,12 +154,15 @@ static bool printKernelResources(ModuleOp module) {
     k.clear();
   };
   for (llvm::StringRef line : lines) {
+    // Each kernel's map starts with "  - .<key>:" (its first key); the
+    // argument maps inside it are indented further.
     llvm::StringRef rest = line;
-    bool first = rest.consume_front("  - .agpr_count:");
-    if (first) {
+    if (rest.consume_front("  - .")) {
       flush();
       name = "?";
-      rest.trim().getAsInteger(10, k[".agpr_count"]);
+      auto [key, value] = rest.split(':');
+      if (!value.trim().empty())
+        value.trim().getAsInteger(10, k[("." + key).str()]);
       continue;
     }
     if (name.empty() || !line.starts_with("    .") || line.starts_with("     "))

@@ -101,10 +101,11 @@ struct ConvertEvoToGPUPass
                          << "' (expected cuda or rocm)";
       return signalPassFailure();
     }
-    if (target == "rocm" && chip != "gfx90a" && chip != "gfx942") {
+    if (target == "rocm" && chip != "gfx90a" && chip != "gfx942" &&
+        chip != "gfx1100") {
       module.emitError() << "convert-evo-to-gpu: no kernels for " << chip
-                         << " yet (MFMA kernels cover gfx90a and gfx942; "
-                            "gfx1100 needs WMMA ones)";
+                         << " (the rocm target has MFMA kernels for gfx90a "
+                            "and gfx942 and WMMA kernels for gfx1100)";
       return signalPassFailure();
     }
 
@@ -168,6 +169,15 @@ private:
     return dims[result];
   }
 
+  /// RDNA3 (wave32, WMMA) rather than CDNA (wave64, MFMA).
+  bool useWmma() const { return target == "rocm" && chip == "gfx1100"; }
+
+  int64_t threadsFor(int64_t rows) const {
+    if (target != "rocm")
+      return rows / 16 * 32;
+    return useWmma() ? wmmaThreadsPerBlock(rows) : amdThreadsPerBlock(rows);
+  }
+
   LogicalResult convertAttention(mf::evo::PairBiasAttentionOp op) {
     auto qType = op.getQ().getType();
     Type elem = qType.getElementType();
@@ -186,7 +196,7 @@ private:
       // The MFMA kernel takes one S row per block and stages the key mask
       // with one lane per key.
       tiles->sGroup = 1;
-      if (tiles->blockK > amdThreadsPerBlock(tiles->blockQ))
+      if (!useWmma() && tiles->blockK > amdThreadsPerBlock(tiles->blockQ))
         return op.emitOpError() << "the rocm attention kernel needs block_k <= "
                                    "its threads per block";
     }
@@ -219,9 +229,10 @@ private:
     for (Value a : args)
       spec.argTypes.push_back(a.getType());
 
-    gpu::GPUFuncOp kernel =
-        (rocm ? buildAttentionKernelMFMA : buildAttentionKernel)(
-            kernels, kernelName(op, "attention"), spec, *tiles, loc);
+    gpu::GPUFuncOp kernel = (!rocm       ? buildAttentionKernel
+                             : useWmma() ? buildAttentionKernelWMMA
+                                         : buildAttentionKernelMFMA)(
+        kernels, kernelName(op, "attention"), spec, *tiles, loc);
     Value s = tensor::DimOp::create(b, loc, op.getQ(), 1);
     Value n = tensor::DimOp::create(b, loc, op.getQ(), 2);
     Value batch = tensor::DimOp::create(b, loc, op.getQ(), 0);
@@ -235,8 +246,7 @@ private:
     gpu::KernelDim3 grid{
         ceilDiv(n, tiles->blockQ), cst(heads),
         arith::MulIOp::create(b, loc, batch, ceilDiv(s, tiles->sGroup))};
-    int64_t threads =
-        rocm ? amdThreadsPerBlock(tiles->blockQ) : tiles->blockQ / 16 * 32;
+    int64_t threads = threadsFor(tiles->blockQ);
     gpu::KernelDim3 block{cst(threads), cst(1), cst(1)};
     gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, Value(), args);
 
@@ -260,8 +270,7 @@ private:
         b, loc, arith::AddIOp::create(b, loc, rows, cst(blockM - 1)),
         cst(blockM));
     gpu::KernelDim3 grid{blocks, cst(1), cst(1)};
-    int64_t threads =
-        target == "rocm" ? amdThreadsPerBlock(blockM) : blockM / 16 * 32;
+    int64_t threads = threadsFor(blockM);
     gpu::KernelDim3 block{cst(threads), cst(1), cst(1)};
     gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, Value(), args);
     return args.back();
@@ -311,8 +320,9 @@ private:
     spec.eps = eps;
     for (Value a : args)
       spec.argTypes.push_back(a.getType());
-    auto build = target == "rocm" ? buildLayerNormLinearKernelMFMA
-                                  : buildLayerNormLinearKernel;
+    auto build = target != "rocm" ? buildLayerNormLinearKernel
+                 : useWmma()      ? buildLayerNormLinearKernelWMMA
+                                  : buildLayerNormLinearKernelMFMA;
     gpu::GPUFuncOp kernel =
         build(kernels, kernelName(op, gamma ? "layernorm_linear" : "linear"),
               spec, *tiles, loc);
@@ -360,8 +370,9 @@ private:
     spec.eps = op.getEps().convertToDouble();
     for (Value a : args)
       spec.argTypes.push_back(a.getType());
-    auto build =
-        target == "rocm" ? buildTransitionKernelMFMA : buildTransitionKernel;
+    auto build = target != "rocm" ? buildTransitionKernel
+                 : useWmma()      ? buildTransitionKernelWMMA
+                                  : buildTransitionKernelMFMA;
     gpu::GPUFuncOp kernel =
         build(kernels, kernelName(op, "transition"), spec, *tiles, loc);
     launchRows(b, loc, kernel, args, tiles->blockM);

@@ -118,6 +118,25 @@ mlir::gpu::GPUFuncOp buildAttentionKernelMFMA(mlir::gpu::GPUModuleOp module,
                                               const AttentionSpec &spec,
                                               const AttentionTiles &tiles,
                                               mlir::Location loc);
+/// The same three kernels for RDNA3 (gfx1100): wave32, amdgpu.wmma
+/// 16x16x16; blockM (blockQ) / 16 waves per block.
+mlir::gpu::GPUFuncOp buildAttentionKernelWMMA(mlir::gpu::GPUModuleOp module,
+                                              llvm::StringRef name,
+                                              const AttentionSpec &spec,
+                                              const AttentionTiles &tiles,
+                                              mlir::Location loc);
+mlir::gpu::GPUFuncOp
+buildLayerNormLinearKernelWMMA(mlir::gpu::GPUModuleOp module,
+                               llvm::StringRef name,
+                               const LayerNormLinearSpec &spec,
+                               const GemmTiles &tiles, mlir::Location loc);
+mlir::gpu::GPUFuncOp buildTransitionKernelWMMA(mlir::gpu::GPUModuleOp module,
+                                               llvm::StringRef name,
+                                               const TransitionSpec &spec,
+                                               const GemmTiles &tiles,
+                                               mlir::Location loc);
+/// Threads per block of the WMMA kernels.
+int64_t wmmaThreadsPerBlock(int64_t blockM);
 /// Threads per block of the MFMA kernels.
 int64_t amdThreadsPerBlock(int64_t blockM);
 

@@ -209,6 +209,8 @@ void mf::buildROCDLPipeline(OpPassManager &pm,
   GpuROCDLAttachTargetOptions target;
   target.chip = options.chip;
   target.abiVersion = options.abi;
+  // RDNA chips (gfx10, gfx11) run the WMMA kernels in wave32.
+  target.wave64Flag = !StringRef(options.chip).starts_with("gfx1");
   target.optLevel = 3;
   pm.addPass(createGpuROCDLAttachTarget(target));
   OpPassManager &devicePm = pm.nest<gpu::GPUModuleOp>();

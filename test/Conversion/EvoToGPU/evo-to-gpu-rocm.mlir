@@ -1,5 +1,5 @@
 // RUN: mf-opt %s --convert-evo-to-gpu="target=rocm chip=gfx942" --split-input-file | FileCheck %s
-// RUN: not mf-opt %s --convert-evo-to-gpu="target=rocm chip=gfx1100" 2>&1 | FileCheck %s --check-prefix=GFX11
+// RUN: mf-opt %s --convert-evo-to-gpu="target=rocm chip=gfx1100" --split-input-file | FileCheck %s --check-prefix=GFX11
 
 // The rocm target builds the same kernels on MFMA (wave64). GEMMs: 64
 // threads per 16 rows, amdgpu.mfma 16x16x16 fed by vector<4> fragments, the
@@ -13,7 +13,11 @@
 // CHECK:           math.rsqrt
 // CHECK:           scf.for
 // CHECK:             amdgpu.mfma 16x16x16 {{.*}} : vector<4xbf16>, vector<4xbf16>, vector<4xf32>
-// GFX11: error: convert-evo-to-gpu: no kernels for gfx1100 yet
+// gfx1100: WMMA (wave32), a whole row of x per lane (no shuffle for the
+// LayerNorm), 32 threads per 16 rows.
+// GFX11-LABEL: func.func @layernorm_linear(
+// GFX11: threads in (%c256,
+// GFX11: amdgpu.wmma 16x16x16 {{.*}} : vector<16xbf16>, vector<16xbf16>, vector<8xf32>
 func.func @layernorm_linear(%x: tensor<?x7x128xbf16>, %g: tensor<128xbf16>,
     %b: tensor<128xbf16>, %w: tensor<36x128xbf16>) -> tensor<?x7x36xbf16> {
   %y = evo.layernorm_linear %x, %g, %b, %w eps(1.0e-05)
@@ -61,6 +65,12 @@ func.func @transition(%x: tensor<?x128xbf16>, %g: tensor<128xbf16>,
 // CHECK:             amdgpu.mfma 16x16x16
 // CHECK:             scf.yield
 // CHECK:           vector.store {{.*}} : memref<1x?x?x4x32xbf16>, vector<4xbf16>
+// On gfx1100 the lane holds keys of one parity; one xor-16 exchange per
+// score completes the P^T column.
+// GFX11-LABEL: func.func @attention(
+// GFX11: amdgpu.wmma 16x16x16
+// GFX11: gpu.shuffle xor %{{.*}}, %c16_i32{{[_0-9]*}}, %c32_i32
+// GFX11: amdgpu.wmma 16x16x16
 func.func @attention(%q: tensor<1x?x?x4x32xbf16>, %mask: tensor<1x?x1x1x?xi1>,
     %bias: tensor<1x1x4x?x?xbf16>) -> tensor<1x?x?x4x32xbf16> {
   %o = evo.pair_bias_attention %q, %q, %q mask(%mask) bias(%bias)
