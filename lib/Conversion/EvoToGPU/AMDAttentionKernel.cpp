@@ -39,23 +39,6 @@ constexpr int64_t kWave = 64;
 constexpr double kLog2E = 1.4426950408889634;
 constexpr double kLn2 = 0.6931471805599453;
 
-Value quadReduce(KernelBuilder &kb, Value v, bool max) {
-  ImplicitLocOpBuilder &b = kb.builder();
-  for (int32_t offset : {16, 32}) {
-    Value other =
-        gpu::ShuffleOp::create(b, v, offset, kWave, gpu::ShuffleMode::XOR)
-            .getShuffleResult();
-    v = max ? kb.fmax(v, other) : kb.fadd(v, other);
-  }
-  return v;
-}
-
-Value mfma(ImplicitLocOpBuilder &b, Value a, Value bFrag, Value acc) {
-  return amdgpu::MFMAOp::create(
-      b, acc.getType(), b.getI32IntegerAttr(16), b.getI32IntegerAttr(16),
-      b.getI32IntegerAttr(16), b.getI32IntegerAttr(1), a, bFrag, acc);
-}
-
 } // namespace
 
 gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
@@ -78,13 +61,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
   if (spec.hasMask)
     workgroup.push_back(msType);
 
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(module.getBody());
-  auto func = gpu::GPUFuncOp::create(
-      mb, loc, name, FunctionType::get(ctx, spec.argTypes, {}), workgroup);
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  func.setKnownBlockSizeAttr(
-      mb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  gpu::GPUFuncOp func =
+      createKernelFunc(module, name, spec.argTypes, workgroup, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -234,7 +212,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
                                    ValueRange{c0, kb.add(kb.idx(16 * t), r),
                                               kb.add(kb.idx(16 * kk), dLane)},
                                    false, llvm::MaybeAlign(8));
-        s = mfma(b, kf, qFrag[kk], s);
+        s = kb.amdMfma(kf, qFrag[kk], s);
       }
       Value keyCol = kb.add(kb.idx(16 * t), dLane);
       Value biasVals;
@@ -265,7 +243,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
         scores.push_back(x);
       }
     }
-    Value newMax = kb.fmax(runMax, quadReduce(kb, tileMax, /*max=*/true));
+    Value newMax =
+        kb.fmax(runMax, kb.laneReduce(tileMax, {16, 32}, kWave, /*max=*/true));
     Value isEmpty =
         arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax, negInfF);
     Value base = kb.select(isEmpty, zeroF, newMax);
@@ -291,7 +270,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
                                    ValueRange{kb.add(kb.idx(16 * dt), r),
                                               kb.add(kb.idx(16 * t), dLane)},
                                    false, llvm::MaybeAlign(8));
-        acc[dt] = mfma(b, vf, pFrag, acc[dt]);
+        acc[dt] = kb.amdMfma(vf, pFrag, acc[dt]);
       }
     }
     SmallVector<Value> yielded(acc);
@@ -300,7 +279,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelMFMA(
   }
 
   // Epilogue: this lane's query, dims 16dt + 4q .. +3.
-  Value total = quadReduce(kb, loop.getResult(dTiles + 1), /*max=*/false);
+  Value total =
+      kb.laneReduce(loop.getResult(dTiles + 1), {16, 32}, kWave, /*max=*/false);
   Value runMax = loop.getResult(dTiles);
   Value positive =
       arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, total, zeroF);

@@ -51,15 +51,6 @@ WaveRows setUpWaveRows(KernelBuilder &kb, Value x, int64_t blockM) {
   return w;
 }
 
-Value reduceQuads(KernelBuilder &kb, Value v) {
-  ImplicitLocOpBuilder &b = kb.builder();
-  for (int32_t offset : {16, 32})
-    v = kb.fadd(
-        v, gpu::ShuffleOp::create(b, v, offset, kWave, gpu::ShuffleMode::XOR)
-               .getShuffleResult());
-  return v;
-}
-
 /// This lane's quarter of row `waveRow + r` of x [M, C], normalized when
 /// gamma is given, as C/16 A fragments (vector<4 x elem>).
 SmallVector<Value> loadRowFragments(KernelBuilder &kb, const WaveRows &w,
@@ -87,14 +78,16 @@ SmallVector<Value> loadRowFragments(KernelBuilder &kb, const WaveRows &w,
     Value sum = kb.f32(0.0);
     for (Value v : vals)
       sum = kb.fadd(sum, sum4(v));
-    Value mean = kb.fmul(reduceQuads(kb, sum), invC);
+    Value mean =
+        kb.fmul(kb.laneReduce(sum, {16, 32}, kWave, /*max=*/false), invC);
     Value meanV = vector::BroadcastOp::create(b, f32x4, mean);
     Value sq = kb.f32(0.0);
     for (Value &v : vals) {
       v = arith::SubFOp::create(b, v, meanV);
       sq = kb.fadd(sq, sum4(arith::MulFOp::create(b, v, v)));
     }
-    Value var = kb.fmul(reduceQuads(kb, sq), invC);
+    Value var =
+        kb.fmul(kb.laneReduce(sq, {16, 32}, kWave, /*max=*/false), invC);
     Value rstd = math::RsqrtOp::create(b, kb.fadd(var, kb.f32(eps)));
     Value rstdV = vector::BroadcastOp::create(b, f32x4, rstd);
     for (size_t kk = 0; kk < vals.size(); ++kk) {
@@ -129,18 +122,9 @@ Value loadFragB(KernelBuilder &kb, const WaveRows &w, Value smem, Value slot,
       false, llvm::MaybeAlign(8));
 }
 
-Value mfma(KernelBuilder &kb, Value a, Value bFrag, Value acc) {
-  ImplicitLocOpBuilder &b = kb.builder();
-  return amdgpu::MFMAOp::create(
-      b, acc.getType(), b.getI32IntegerAttr(16), b.getI32IntegerAttr(16),
-      b.getI32IntegerAttr(16), b.getI32IntegerAttr(1), a, bFrag, acc);
-}
-
+/// A zero f32 accumulator of one 16x16 tile (4 values per lane).
 Value zeroAcc(KernelBuilder &kb) {
-  ImplicitLocOpBuilder &b = kb.builder();
-  auto f32x4 = VectorType::get({4}, b.getF32Type());
-  return arith::ConstantOp::create(
-      b, f32x4, DenseElementsAttr::get(f32x4, b.getF32FloatAttr(0.0)));
+  return kb.zeros(VectorType::get({4}, kb.builder().getF32Type()));
 }
 
 /// Stores a C tile: rows waveRow + 4q + i, column col0 + r, guarded.
@@ -165,20 +149,6 @@ void storeTileC(KernelBuilder &kb, const WaveRows &w, Value out, Value col0,
   }
 }
 
-gpu::GPUFuncOp createKernel(gpu::GPUModuleOp module, StringRef name,
-                            ArrayRef<Type> argTypes, TypeRange workgroup,
-                            int64_t threads, Location loc) {
-  MLIRContext *ctx = module.getContext();
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(module.getBody());
-  auto func = gpu::GPUFuncOp::create(
-      mb, loc, name, FunctionType::get(ctx, argTypes, {}), workgroup);
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  func.setKnownBlockSizeAttr(
-      mb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
-  return func;
-}
-
 } // namespace
 
 int64_t mf::gpu_kernels::amdThreadsPerBlock(int64_t blockM) {
@@ -194,7 +164,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernelMFMA(
   auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto wsType = MemRefType::get({1, bn, c + 8}, spec.elemType, nullptr, wg);
   gpu::GPUFuncOp func =
-      createKernel(module, name, spec.argTypes, {wsType}, threads, loc);
+      createKernelFunc(module, name, spec.argTypes, {wsType}, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -231,7 +201,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernelMFMA(
     for (int64_t nt = 0; nt < bn / 16; ++nt) {
       Value acc = zeroAcc(kb);
       for (int64_t kk = 0; kk < c / 16; ++kk)
-        acc = mfma(kb, xa[kk], loadFragB(kb, rows, ws, c0, 16 * nt, kk), acc);
+        acc = kb.amdMfma(xa[kk], loadFragB(kb, rows, ws, c0, 16 * nt, kk), acc);
       storeTileC(kb, rows, out, kb.add(colStart, kb.idx(16 * nt)), nOut, acc,
                  bias);
     }
@@ -252,8 +222,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernelMFMA(
   auto downType = MemRefType::get({1, c, bf + 8}, spec.elemType, nullptr, wg);
   // Each wave's hidden chunk, [16 rows, bf], for the C -> A transpose.
   auto hType = MemRefType::get({waves, 16, bf + 8}, spec.elemType, nullptr, wg);
-  gpu::GPUFuncOp func = createKernel(module, name, spec.argTypes,
-                                     {upType, downType, hType}, threads, loc);
+  gpu::GPUFuncOp func = createKernelFunc(
+      module, name, spec.argTypes, {upType, downType, hType}, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -300,9 +270,9 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernelMFMA(
     for (int64_t nt = 0; nt < bf / 16; ++nt) {
       Value a = zeroAcc(kb), g = zeroAcc(kb);
       for (int64_t kk = 0; kk < c / 16; ++kk) {
-        a = mfma(kb, xa[kk], loadFragB(kb, rows, ups, c0, 16 * nt, kk), a);
-        g = mfma(kb, xa[kk], loadFragB(kb, rows, ups, kb.idx(1), 16 * nt, kk),
-                 g);
+        a = kb.amdMfma(xa[kk], loadFragB(kb, rows, ups, c0, 16 * nt, kk), a);
+        g = kb.amdMfma(xa[kk], loadFragB(kb, rows, ups, kb.idx(1), 16 * nt, kk),
+                       g);
       }
       for (int64_t i = 0; i < 4; ++i) {
         Value av = vector::ExtractOp::create(b, a, ArrayRef<int64_t>{i});
@@ -325,8 +295,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernelMFMA(
                      kb.add(kb.idx(16 * kk), kb.mul(rows.q, kb.idx(4)))},
           false, llvm::MaybeAlign(8));
       for (int64_t nt = 0; nt < outTiles; ++nt)
-        acc[nt] =
-            mfma(kb, hf, loadFragB(kb, rows, downs, c0, 16 * nt, kk), acc[nt]);
+        acc[nt] = kb.amdMfma(hf, loadFragB(kb, rows, downs, c0, 16 * nt, kk),
+                             acc[nt]);
     }
     scf::YieldOp::create(b, acc);
   }

@@ -32,40 +32,15 @@ constexpr int64_t kWave = 32;
 constexpr double kLog2E = 1.4426950408889634;
 constexpr double kLn2 = 0.6931471805599453;
 
-Value wmma(ImplicitLocOpBuilder &b, Value a, Value bFrag, Value acc) {
-  return amdgpu::WMMAOp::create(b, acc.getType(), b.getI32IntegerAttr(16),
-                                b.getI32IntegerAttr(16),
-                                b.getI32IntegerAttr(16), a, bFrag, acc);
-}
-
-Value zeros(ImplicitLocOpBuilder &b, VectorType type) {
-  return arith::ConstantOp::create(
-      b, type,
-      DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
-}
-
 Value extract(ImplicitLocOpBuilder &b, Value v, int64_t i) {
   return vector::ExtractOp::create(b, v, ArrayRef<int64_t>{i});
 }
 
+/// The value of the lane 16 apart (the other half of the wave).
 Value exchange(KernelBuilder &kb, Value v) {
   return gpu::ShuffleOp::create(kb.builder(), v, 16, kWave,
                                 gpu::ShuffleMode::XOR)
       .getShuffleResult();
-}
-
-gpu::GPUFuncOp createKernel(gpu::GPUModuleOp module, StringRef name,
-                            ArrayRef<Type> argTypes, TypeRange workgroup,
-                            int64_t threads, Location loc) {
-  MLIRContext *ctx = module.getContext();
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(module.getBody());
-  auto func = gpu::GPUFuncOp::create(
-      mb, loc, name, FunctionType::get(ctx, argTypes, {}), workgroup);
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  func.setKnownBlockSizeAttr(
-      mb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
-  return func;
 }
 
 struct Lanes {
@@ -180,7 +155,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernelWMMA(
   auto wg = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
   auto wsType = MemRefType::get({1, bn, c + 8}, spec.elemType, nullptr, wg);
   gpu::GPUFuncOp func =
-      createKernel(module, name, spec.argTypes, {wsType}, threads, loc);
+      createKernelFunc(module, name, spec.argTypes, {wsType}, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -219,11 +194,11 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernelWMMA(
                         });
     gpu::BarrierOp::create(b);
     for (int64_t nt = 0; nt < bn / 16; ++nt) {
-      Value acc = zeros(b, f32x8);
+      Value acc = kb.zeros(f32x8);
       for (int64_t kk = 0; kk < c / 16; ++kk)
-        acc =
-            wmma(b, xa[kk],
-                 loadB(kb, ws, c0, kb.add(kb.idx(16 * nt), l.r), 16 * kk), acc);
+        acc = kb.amdWmma(
+            xa[kk], loadB(kb, ws, c0, kb.add(kb.idx(16 * nt), l.r), 16 * kk),
+            acc);
       storeC(kb, l, out, waveRow, rows, kb.add(colStart, kb.idx(16 * nt)), nOut,
              acc, bias);
     }
@@ -243,8 +218,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernelWMMA(
   auto upType = MemRefType::get({2, bf, c + 8}, spec.elemType, nullptr, wg);
   auto downType = MemRefType::get({1, c, bf + 8}, spec.elemType, nullptr, wg);
   auto hType = MemRefType::get({waves, 16, bf + 8}, spec.elemType, nullptr, wg);
-  gpu::GPUFuncOp func = createKernel(module, name, spec.argTypes,
-                                     {upType, downType, hType}, threads, loc);
+  gpu::GPUFuncOp func = createKernelFunc(
+      module, name, spec.argTypes, {upType, downType, hType}, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -268,7 +243,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernelWMMA(
   auto f32x8 = VectorType::get({8}, b.getF32Type());
   Value c0 = kb.idx(0);
   const int64_t outTiles = c / 16;
-  SmallVector<Value> init(outTiles, zeros(b, f32x8));
+  SmallVector<Value> init(outTiles, kb.zeros(f32x8));
   auto loop = scf::ForOp::create(b, c0, kb.idx(f / bf), kb.idx(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
@@ -291,11 +266,11 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernelWMMA(
                         loadW(wDown, c0, hStart));
     gpu::BarrierOp::create(b);
     for (int64_t nt = 0; nt < bf / 16; ++nt) {
-      Value a = zeros(b, f32x8), g = zeros(b, f32x8);
+      Value a = kb.zeros(f32x8), g = kb.zeros(f32x8);
       Value n = kb.add(kb.idx(16 * nt), l.r);
       for (int64_t kk = 0; kk < c / 16; ++kk) {
-        a = wmma(b, xa[kk], loadB(kb, ups, c0, n, 16 * kk), a);
-        g = wmma(b, xa[kk], loadB(kb, ups, kb.idx(1), n, 16 * kk), g);
+        a = kb.amdWmma(xa[kk], loadB(kb, ups, c0, n, 16 * kk), a);
+        g = kb.amdWmma(xa[kk], loadB(kb, ups, kb.idx(1), n, 16 * kk), g);
       }
       for (int64_t i = 0; i < 8; ++i) {
         Value hv = arith::TruncFOp::create(
@@ -313,8 +288,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildTransitionKernelWMMA(
           b, vec16, hs, ValueRange{l.wave, l.r, kb.idx(16 * kk)}, false,
           llvm::MaybeAlign(16));
       for (int64_t nt = 0; nt < outTiles; ++nt)
-        acc[nt] = wmma(
-            b, hf, loadB(kb, downs, c0, kb.add(kb.idx(16 * nt), l.r), 16 * kk),
+        acc[nt] = kb.amdWmma(
+            hf, loadB(kb, downs, c0, kb.add(kb.idx(16 * nt), l.r), 16 * kk),
             acc[nt]);
     }
     scf::YieldOp::create(b, acc);
@@ -345,7 +320,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelWMMA(
   if (spec.hasMask)
     workgroup.push_back(msType);
   gpu::GPUFuncOp func =
-      createKernel(module, name, spec.argTypes, workgroup, threads, loc);
+      createKernelFunc(module, name, spec.argTypes, workgroup, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -393,7 +368,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelWMMA(
   // built from 8-element loads that never read past the row).
   SmallVector<Value> qFrag;
   for (int64_t kk = 0; kk < dPad / 16; ++kk) {
-    Value frag = zeros(b, vec16);
+    Value frag = kb.zeros(vec16);
     for (int64_t half = 0; half < 2; ++half) {
       int64_t d0 = 16 * kk + 8 * half;
       if (d0 >= d)
@@ -410,7 +385,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelWMMA(
   const float negInf = -std::numeric_limits<float>::infinity();
   Value zeroF = kb.f32(0.0), negInfF = kb.f32(negInf);
   const int64_t dTiles = dPad / 16, kTiles = bk / 16;
-  SmallVector<Value> init(dTiles, zeros(b, f32x8));
+  SmallVector<Value> init(dTiles, kb.zeros(f32x8));
   init.append({negInfF, zeroF});
   Value keyTiles = kb.ceilDiv(nDim, bk);
   auto loop = scf::ForOp::create(b, c0, keyTiles, kb.idx(1), init);
@@ -490,10 +465,10 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelWMMA(
     SmallVector<Value> scores;
     Value tileMax = negInfF;
     for (int64_t t = 0; t < kTiles; ++t) {
-      Value s = zeros(b, f32x8);
+      Value s = kb.zeros(f32x8);
       Value keyRow = kb.add(kb.idx(16 * t), l.r);
       for (int64_t kk = 0; kk < dPad / 16; ++kk)
-        s = wmma(b, loadB(kb, ks, c0, keyRow, 16 * kk), qFrag[kk], s);
+        s = kb.amdWmma(loadB(kb, ks, c0, keyRow, 16 * kk), qFrag[kk], s);
       for (int64_t i = 0; i < 8; ++i) {
         Value key = kb.add(kb.idx(16 * t + 2 * i), l.h);
         Value allowed = kb.lt(kb.add(keyStart, key), nDim);
@@ -545,7 +520,7 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernelWMMA(
             b, vec16, vt,
             ValueRange{kb.add(kb.idx(16 * dt), l.r), kb.idx(16 * t)}, false,
             llvm::MaybeAlign(16));
-        acc[dt] = wmma(b, vf, pFrag, acc[dt]);
+        acc[dt] = kb.amdWmma(vf, pFrag, acc[dt]);
       }
     }
     SmallVector<Value> yielded(acc);

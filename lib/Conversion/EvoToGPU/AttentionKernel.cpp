@@ -89,13 +89,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildAttentionKernel(
   if (spec.hasMask)
     workgroup.push_back(msType);
 
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(module.getBody());
-  auto func = gpu::GPUFuncOp::create(
-      mb, loc, name, FunctionType::get(ctx, spec.argTypes, {}), workgroup);
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  func.setKnownBlockSizeAttr(
-      mb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  gpu::GPUFuncOp func =
+      createKernelFunc(module, name, spec.argTypes, workgroup, threads, loc);
 
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);

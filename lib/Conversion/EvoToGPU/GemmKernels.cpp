@@ -199,20 +199,6 @@ void storeTileStaged(KernelBuilder &kb, const RowBlock &rb, Value out, Value os,
   }
 }
 
-gpu::GPUFuncOp createKernel(gpu::GPUModuleOp module, StringRef name,
-                            ArrayRef<Type> argTypes, TypeRange workgroup,
-                            int64_t threads, Location loc) {
-  MLIRContext *ctx = module.getContext();
-  OpBuilder mb(ctx);
-  mb.setInsertionPointToEnd(module.getBody());
-  auto func = gpu::GPUFuncOp::create(
-      mb, loc, name, FunctionType::get(ctx, argTypes, {}), workgroup);
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
-  func.setKnownBlockSizeAttr(
-      mb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
-  return func;
-}
-
 } // namespace
 
 gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernel(
@@ -225,8 +211,8 @@ gpu::GPUFuncOp mf::gpu_kernels::buildLayerNormLinearKernel(
   auto wsType = MemRefType::get({1, bn, c + 8}, spec.elemType, nullptr, wg);
   auto osType =
       MemRefType::get({tiles.blockM, bn + 8}, spec.elemType, nullptr, wg);
-  gpu::GPUFuncOp func =
-      createKernel(module, name, spec.argTypes, {wsType, osType}, threads, loc);
+  gpu::GPUFuncOp func = createKernelFunc(module, name, spec.argTypes,
+                                         {wsType, osType}, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);
@@ -290,8 +276,8 @@ mf::gpu_kernels::buildTransitionKernel(gpu::GPUModuleOp module, StringRef name,
   auto downType = MemRefType::get({1, c, bf + 8}, spec.elemType, nullptr, wg);
   auto osType =
       MemRefType::get({tiles.blockM, c + 8}, spec.elemType, nullptr, wg);
-  gpu::GPUFuncOp func = createKernel(module, name, spec.argTypes,
-                                     {upType, downType, osType}, threads, loc);
+  gpu::GPUFuncOp func = createKernelFunc(
+      module, name, spec.argTypes, {upType, downType, osType}, threads, loc);
   Block &entry = func.getBody().front();
   ImplicitLocOpBuilder b(loc, ctx);
   b.setInsertionPointToStart(&entry);

@@ -71,17 +71,26 @@ Value KernelBuilder::toF32(Value v) {
   return arith::ExtFOp::create(b, b.getF32Type(), v);
 }
 
-Value KernelBuilder::groupMax(Value v) {
-  for (int32_t offset : {1, 2})
-    v = fmax(v, gpu::ShuffleOp::create(b, v, offset, 32, gpu::ShuffleMode::XOR)
-                    .getShuffleResult());
+Value KernelBuilder::laneReduce(Value v, ArrayRef<int32_t> offsets,
+                                int32_t width, bool max) {
+  for (int32_t offset : offsets) {
+    Value other =
+        gpu::ShuffleOp::create(b, v, offset, width, gpu::ShuffleMode::XOR)
+            .getShuffleResult();
+    v = max ? fmax(v, other) : fadd(v, other);
+  }
   return v;
 }
+Value KernelBuilder::groupMax(Value v) {
+  return laneReduce(v, {1, 2}, 32, /*max=*/true);
+}
 Value KernelBuilder::groupSum(Value v) {
-  for (int32_t offset : {1, 2})
-    v = fadd(v, gpu::ShuffleOp::create(b, v, offset, 32, gpu::ShuffleMode::XOR)
-                    .getShuffleResult());
-  return v;
+  return laneReduce(v, {1, 2}, 32, /*max=*/false);
+}
+Value KernelBuilder::zeros(VectorType type) {
+  return arith::ConstantOp::create(
+      b, type,
+      DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
 }
 
 SmallVector<Value> KernelBuilder::loadTileChunks(
@@ -235,9 +244,36 @@ Acc KernelBuilder::zeroAcc() {
   return {z, z, z, z};
 }
 
+Value KernelBuilder::amdMfma(Value a, Value bFrag, Value acc) {
+  return amdgpu::MFMAOp::create(
+      b, acc.getType(), b.getI32IntegerAttr(16), b.getI32IntegerAttr(16),
+      b.getI32IntegerAttr(16), b.getI32IntegerAttr(1), a, bFrag, acc);
+}
+
+Value KernelBuilder::amdWmma(Value a, Value bFrag, Value acc) {
+  return amdgpu::WMMAOp::create(b, acc.getType(), b.getI32IntegerAttr(16),
+                                b.getI32IntegerAttr(16),
+                                b.getI32IntegerAttr(16), a, bFrag, acc);
+}
+
 void KernelBuilder::ifThen(Value cond, llvm::function_ref<void()> body) {
   auto ifOp = scf::IfOp::create(b, cond, /*withElseRegion=*/false);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
   body();
+}
+
+gpu::GPUFuncOp
+mf::gpu_kernels::createKernelFunc(gpu::GPUModuleOp module, StringRef name,
+                                  ArrayRef<Type> argTypes, TypeRange workgroup,
+                                  int64_t threads, Location loc) {
+  MLIRContext *ctx = module.getContext();
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(module.getBody());
+  auto func = gpu::GPUFuncOp::create(
+      mb, loc, name, FunctionType::get(ctx, argTypes, {}), workgroup);
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), mb.getUnitAttr());
+  func.setKnownBlockSizeAttr(
+      mb.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  return func;
 }

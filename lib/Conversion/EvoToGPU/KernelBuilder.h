@@ -23,6 +23,7 @@
 #ifndef MF_LIB_CONVERSION_EVOTOGPU_KERNELBUILDER_H
 #define MF_LIB_CONVERSION_EVOTOGPU_KERNELBUILDER_H
 
+#include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -78,9 +79,15 @@ public:
   /// The element type's value `v` extended to f32.
   mlir::Value toF32(mlir::Value v);
 
-  /// Lane-level butterfly reductions over the 4 lanes of a fragment group.
+  /// Butterfly reduction (max or sum) over the lanes that differ in the
+  /// `offsets` bits, in a wave of `width` lanes.
+  mlir::Value laneReduce(mlir::Value v, llvm::ArrayRef<int32_t> offsets,
+                         int32_t width, bool max);
+  /// Reductions over the 4 lanes of an mma.sync fragment group.
   mlir::Value groupMax(mlir::Value v);
   mlir::Value groupSum(mlir::Value v);
+  /// A zero constant of `type`.
+  mlir::Value zeros(mlir::VectorType type);
 
   /// Copies rows [rowStart, rowStart + rows) of a row-major global matrix
   /// view into `smem[slot, 0..rows, 0..padCols)` with one 16-byte vector per
@@ -129,6 +136,11 @@ public:
   Acc mma(const FragA &a, const FragB &bFrag, const Acc &acc);
   Acc zeroAcc();
 
+  /// AMD matrix cores, 16x16x16, accumulating into `acc`: amdgpu.mfma
+  /// (CDNA, wave64) and amdgpu.wmma (RDNA3, wave32).
+  mlir::Value amdMfma(mlir::Value a, mlir::Value bFrag, mlir::Value acc);
+  mlir::Value amdWmma(mlir::Value a, mlir::Value bFrag, mlir::Value acc);
+
   /// Emits `body` under `if (cond)`.
   void ifThen(mlir::Value cond, llvm::function_ref<void()> body);
 
@@ -138,6 +150,14 @@ private:
   mlir::ImplicitLocOpBuilder &b;
   mlir::Type elemType;
 };
+
+/// Appends an empty kernel `name` to `module`: arguments `argTypes`,
+/// workgroup attributions `workgroup`, a known block of `threads` threads.
+mlir::gpu::GPUFuncOp createKernelFunc(mlir::gpu::GPUModuleOp module,
+                                      llvm::StringRef name,
+                                      llvm::ArrayRef<mlir::Type> argTypes,
+                                      mlir::TypeRange workgroup,
+                                      int64_t threads, mlir::Location loc);
 
 } // namespace mf::gpu_kernels
 
