@@ -79,9 +79,12 @@ def ConvertEvoToGPUPass : Pass<"convert-evo-to-gpu", "::mlir::ModuleOp"> {
     buffer, so one-shot bufferization places them (mf-bufferize makes the
     returned ones the caller's out-params).
 
-    An evo op this pass cannot lower is an error naming the op and the
-    reason; so is any other op on tensors except reshapes (the cuda target
-    has no generic code path yet).
+    An evo op without a tensor-core kernel (f32 or mixed element types, a
+    lone layernorm or swiglu, an unsupported head dim) is left in place for
+    the generic path (convert-evo-to-linalg, then mf-linalg-to-gpu after
+    bufferization), as are the other tensor ops; with `generic=false` it is
+    an error naming the op and the reason, and so is any other op on
+    tensors except reshapes.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
@@ -89,8 +92,11 @@ def ConvertEvoToGPUPass : Pass<"convert-evo-to-gpu", "::mlir::ModuleOp"> {
     Option<"tuningTable", "tuning-table", "std::string", /*default=*/"\"\"",
            "A JSON tuning table to read instead of the built-in one">,
     Option<"target", "target", "std::string", /*default=*/"\"cuda\"",
-           "cuda (mma.sync kernels) or rocm (MFMA kernels for gfx90a/gfx942; "
-           "GEMM kernels only so far)">,
+           "cuda (mma.sync kernels) or rocm (MFMA kernels for gfx90a/gfx942, "
+           "WMMA kernels for gfx1100)">,
+    Option<"generic", "generic", "bool", /*default=*/"true",
+           "Leave evo ops without a tensor-core kernel, and other tensor "
+           "ops, to the generic linalg path instead of failing">,
   ];
   let dependentDialects = [
     "::mlir::amdgpu::AMDGPUDialect",
@@ -115,12 +121,48 @@ def GPUHostBuffersPass : Pass<"mf-gpu-host-buffers", "::mlir::func::FuncOp"> {
     straight into the out-parameter they are copied to at the end (a
     buffer allocated, written, then copied whole into an out-param becomes
     that out-param), then (2) turns the remaining memref.alloc/dealloc into
-    gpu.alloc/gpu.dealloc and memref.copy/linalg.copy into gpu.memcpy.
+    gpu.alloc/gpu.dealloc and memref.copy/linalg.copy into gpu.memcpy (a
+    copy between strided views stays a linalg.copy, for mf-linalg-to-gpu).
+    An expand_shape with two dynamic sizes in one group becomes a
+    reinterpret_cast (MLIR 22's expand-strided-metadata crashes on it).
 
     Input invariant: bufferized host code after mf-bufferize.
   }];
   let dependentDialects = [
-    "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect"
+    "::mlir::affine::AffineDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// LinalgToGPUPass
+//===----------------------------------------------------------------------===//
+
+def LinalgToGPUPass : Pass<"mf-linalg-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Run the host code's linalg ops as generic GPU kernels";
+  let description = [{
+    The generic code path of the GPU targets, for what the tensor-core
+    kernels do not cover (f32 attention, a lone layernorm or swiglu,
+    transposes, residual adds, fills). Every linalg op on buffers outside a
+    gpu.module becomes a kernel in `@mf_kernels` (beside the tensor-core ones, so
+    that the module has one device binary) and a
+    gpu.launch_func: one thread per point of the op's parallel iteration
+    space (innermost parallel dim fastest, so an identity-mapped output is
+    written coalesced), its reduction dims walked sequentially with the
+    outputs' values as the initial accumulators, the op's region inlined.
+    No matrix units and no tiling: correct everywhere, fast nowhere; the
+    evo ops in bf16/f16 take the tensor-core kernels instead.
+
+    Afterwards host code must not read or write memory (every buffer of a
+    GPU function is device memory): a memref load, store or copy, or an op
+    on tensors, left outside a kernel is an error naming it.
+
+    Input invariant: bufferized host code after mf-gpu-host-buffers.
+  }];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
   ];
 }
 

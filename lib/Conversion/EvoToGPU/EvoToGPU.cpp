@@ -140,21 +140,32 @@ struct ConvertEvoToGPUPass
               .Case(
                   [&](mf::evo::TransitionOp t) { return convertTransition(t); })
               .Default([&](Operation *other) {
-                return other->emitOpError()
-                       << "has no " << (target == "rocm" ? "ROCm" : "CUDA")
-                       << " kernel yet (the cuda target runs "
-                          "pair_bias_attention, layernorm_linear, linear and "
-                          "transition; fusion makes layernorm + linear and "
-                          "the transition chain into those)";
+                return noKernel(
+                    other,
+                    "it has no tensor-core kernel (those run "
+                    "pair_bias_attention, layernorm_linear, linear and "
+                    "transition; fusion makes layernorm + linear and the "
+                    "transition chain into those)");
               });
       if (failed(converted))
         return signalPassFailure();
     }
-    if (failed(checkHostOps(module)))
+    if (kernels.getBody()->getOperations().empty())
+      kernels.erase();
+    if (!generic && failed(checkHostOps(module)))
       return signalPassFailure();
   }
 
 private:
+  /// `op` cannot take a tensor-core kernel: leave it to the generic path,
+  /// or fail when that is off.
+  LogicalResult noKernel(Operation *op, const Twine &why) {
+    if (generic)
+      return success();
+    return op->emitOpError()
+           << "cannot run on the " << target << " target: " << why;
+  }
+
   std::string kernelName(Operation *op, StringRef kind) {
     auto func = op->getParentOfType<FunctionOpInterface>();
     return (func ? func.getName().str() : std::string("kernel")) + "_" +
@@ -184,8 +195,7 @@ private:
     int64_t heads = qType.getDimSize(3), headDim = qType.getDimSize(4);
     std::string why;
     if (!attentionKernelSupports(elem, headDim, why))
-      return op.emitOpError()
-             << "cannot run on the " << target << " target: " << why;
+      return noKernel(op, why);
     std::optional<AttentionTiles> tiles = table->attention(chip, headDim);
     if (!tiles)
       return op.emitOpError() << "the tuning table has no attention entry "
@@ -284,14 +294,11 @@ private:
     int64_t c = xType.getShape().back(), nOut = yType.getShape().back();
     std::string why;
     if (!gemmKernelSupports(elem, c, why))
-      return op->emitOpError()
-             << "cannot run on the " << target << " target: " << why;
+      return noKernel(op, why);
     for (Value v : {gamma, beta, weight, bias})
       if (v && cast<RankedTensorType>(v.getType()).getElementType() != elem)
-        return op->emitOpError()
-               << "cannot run on the " << target
-               << " target: the tensor-core kernel "
-                  "needs every operand in the element type of x";
+        return noKernel(op, "the tensor-core kernel needs every operand in "
+                            "the element type of x");
     std::optional<GemmTiles> tiles = table->layerNormLinear(chip, nOut);
     if (!tiles)
       return op->emitOpError()
@@ -340,16 +347,15 @@ private:
     int64_t f = op.getWDown().getType().getDimSize(1);
     std::string why;
     if (!gemmKernelSupports(elem, c, why))
-      return op.emitOpError()
-             << "cannot run on the " << target << " target: " << why;
+      return noKernel(op, why);
     std::optional<GemmTiles> tiles = table->transition(chip);
     if (!tiles)
       return op.emitOpError()
              << "the tuning table has no transition entry for chip " << chip;
     if (f % tiles->blockN != 0)
-      return op.emitOpError()
-             << "cannot run on the " << target << " target: hidden size " << f
-             << " is not a multiple of the tile " << tiles->blockN;
+      return noKernel(op, "hidden size " + Twine(f) +
+                              " is not a multiple of the tile " +
+                              Twine(tiles->blockN));
     Location loc = op.getLoc();
     SmallVector<OpFoldResult> ySizes = resultSizes(op, 0);
     OpBuilder b(op);
@@ -383,7 +389,8 @@ private:
     return success();
   }
 
-  /// The host code may only move tensors between kernels.
+  /// Without the generic path, host code may only move tensors between
+  /// kernels.
   LogicalResult checkHostOps(ModuleOp module) {
     WalkResult result = module.walk([&](Operation *op) {
       if (op->getParentOfType<gpu::GPUModuleOp>() || isa<gpu::GPUModuleOp>(op))
@@ -396,8 +403,9 @@ private:
       if (llvm::any_of(op->getOperandTypes(), isTensor) ||
           llvm::any_of(op->getResultTypes(), isTensor)) {
         op->emitOpError() << "on tensors is not supported by the " << target
-                          << " target yet: its host code only passes tensors "
-                             "between kernels and reshapes them";
+                          << " target with generic=false: its host code only "
+                             "passes tensors between kernels and reshapes "
+                             "them";
         return WalkResult::interrupt();
       }
       return WalkResult::advance();

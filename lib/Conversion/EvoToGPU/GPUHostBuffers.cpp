@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "mf/Conversion/Passes.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mf {
@@ -71,6 +72,38 @@ bool forwardIntoOutParam(Operation *copy) {
   return true;
 }
 
+/// MLIR 22's expand-strided-metadata crashes on an expand_shape with two
+/// dynamic sizes in one group (memref<?x128> into memref<1x?x?x128>, from a
+/// kernel's [rows, c] output seen as [1, N, N, c]). For a contiguous source
+/// the same view is a reinterpret_cast with row-major strides.
+void expandShapeToReinterpretCast(memref::ExpandShapeOp expand) {
+  bool twoDynamic = false;
+  for (const ReassociationIndices &group : expand.getReassociationIndices())
+    twoDynamic |= llvm::count_if(group, [&](int64_t dim) {
+                    return expand.getResultType().isDynamicDim(dim);
+                  }) > 1;
+  MemRefType resultType = expand.getResultType();
+  if (!twoDynamic || !expand.getSrcType().getLayout().isIdentity() ||
+      !resultType.getLayout().isIdentity())
+    return;
+  OpBuilder b(expand);
+  Location loc = expand.getLoc();
+  SmallVector<OpFoldResult> sizes = expand.getMixedOutputShape();
+  SmallVector<OpFoldResult> strides(sizes.size());
+  OpFoldResult stride = b.getIndexAttr(1);
+  for (int64_t dim = sizes.size() - 1; dim >= 0; --dim) {
+    strides[dim] = stride;
+    AffineExpr s0, s1;
+    bindSymbols(b.getContext(), s0, s1);
+    stride = affine::makeComposedFoldedAffineApply(b, loc, s0 * s1,
+                                                   {stride, sizes[dim]});
+  }
+  auto cast = memref::ReinterpretCastOp::create(
+      b, loc, resultType, expand.getSrc(), b.getIndexAttr(0), sizes, strides);
+  expand.replaceAllUsesWith(cast.getResult());
+  expand.erase();
+}
+
 struct GPUHostBuffersPass
     : public mf::impl::GPUHostBuffersPassBase<GPUHostBuffersPass> {
   void runOnOperation() override {
@@ -84,6 +117,10 @@ struct GPUHostBuffersPass
     });
     for (Operation *copy : copies)
       forwardIntoOutParam(copy);
+    SmallVector<memref::ExpandShapeOp> expands;
+    func.walk([&](memref::ExpandShapeOp op) { expands.push_back(op); });
+    for (memref::ExpandShapeOp expand : expands)
+      expandShapeToReinterpretCast(expand);
 
     // What is left is device memory of the host code's own.
     SmallVector<Operation *> rest;
@@ -115,6 +152,19 @@ struct GPUHostBuffersPass
         op->erase();
       } else {
         auto [src, dst] = copyOperands(op);
+        // gpu.memcpy moves contiguous buffers; a copy between strided views
+        // is left to mf-linalg-to-gpu as a linalg.copy kernel.
+        auto contiguous = [](Value v) {
+          return cast<MemRefType>(v.getType()).getLayout().isIdentity();
+        };
+        if (!contiguous(src) || !contiguous(dst)) {
+          if (isa<memref::CopyOp>(op))
+            linalg::CopyOp::create(b, op->getLoc(), src, dst);
+          else
+            continue;
+          op->erase();
+          continue;
+        }
         gpu::MemcpyOp::create(b, op->getLoc(), Type(), ValueRange(), dst, src);
         op->erase();
       }

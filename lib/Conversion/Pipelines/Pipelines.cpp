@@ -131,14 +131,29 @@ bool buildGPUFront(OpPassManager &pm, bool fuse, StringRef target,
   }
   if (last == mf::NVVMStage::Evo)
     return false;
-  // Kernels and launches; then buffers, the returned ones written in place.
+  // Tensor-core kernels and their launches; what they do not cover goes to
+  // linalg on tensors (the generic path).
   pm.addPass(mf::createConvertEvoToGPUPass(mf::ConvertEvoToGPUPassOptions{
-      chip.str(), tuningTable.str(), target.str()}));
+      chip.str(), tuningTable.str(), target.str(), /*generic=*/true}));
+  {
+    OpPassManager &funcPm = pm.nest<func::FuncOp>();
+    funcPm.addPass(mf::createConvertEvoToLinalgPass());
+    funcPm.addPass(createConvertElementwiseToLinalgPass());
+    // Fewer generic kernels and intermediate buffers.
+    funcPm.addPass(createLinalgElementwiseOpFusionPass());
+  }
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Buffers, the returned ones written in place; then the generic kernels
+  // for the linalg ops left on the host.
   pm.addPass(mf::createBufferizeEntryPointsPass());
   pm.addPass(createCanonicalizerPass());
   pm.nest<func::FuncOp>().addPass(mf::createGPUHostBuffersPass());
+  pm.addPass(mf::createLinalgToGPUPass());
+  // One stream per call for launches, allocations and copies (the runtime
+  // makes it the caller's stream); gpu-to-llvm lowers gpu.alloc/memcpy only
+  // in this async form.
+  pm.nest<func::FuncOp>().addPass(createGpuAsyncRegionPass());
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createCanonicalizerPass());
   return last != mf::NVVMStage::Kernels;
