@@ -17,8 +17,10 @@ masked rows exactly 0, guard zones and inputs untouched. Prints one line per
 case and "P passed, F failed"; exits 1 if F > 0.
 
 Then (without --no-bench) every entry is timed at N = 384 (Pairformer block:
-N = 256 and 384) beside PyTorch eager on the same inputs: CUDA events,
-warm-up, median, L2 flushed before each call (bench.py's time_ms).
+N = 256 and 384) beside PyTorch eager on the same inputs, and with
+--compile the block beside torch.compile of the same eager code: CUDA
+events, warm-up, median, L2 flushed before each call (bench.py's time_ms).
+--profile prints the per-kernel GPU time of one call (torch.profiler).
 """
 
 import argparse
@@ -284,8 +286,20 @@ def profile(fn, label):
                                     max_name_column_width=50))
 
 
-def time_pair(function, entry, n, draw, want_profile=False):
-    """(ours ms, eager ms, eager rel_err vs float64) on the same inputs."""
+COMPILED = {}
+
+
+def compiled_block():
+    """The eager block under torch.compile (one compilation per shape)."""
+    if "block" not in COMPILED:
+        COMPILED["block"] = torch.compile(
+            lambda *a: pairformer_block(*a, eager_attention, Eager))
+    return COMPILED["block"]
+
+
+def time_pair(function, entry, n, draw, want_profile=False,
+              with_compile=False):
+    """(ours ms, eager ms, torch.compile ms or None) on the same inputs."""
     import bench
     bench.DEV = torch.device("cuda")
     if entry == "pairformer_block":
@@ -322,7 +336,12 @@ def time_pair(function, entry, n, draw, want_profile=False):
         profile(peer, f"{entry} N={n} (eager)")
     mine = bench.time_ms(ours, [None], 3, 2000, 200)["ms"]
     theirs = bench.time_ms(peer, [None], 3, 2000, 200)["ms"]
-    return mine, theirs
+    compiled_ms = None
+    if with_compile and entry == "pairformer_block":
+        block = compiled_block()
+        compiled_ms = bench.time_ms(lambda _: block(*args, w), [None], 3, 2000,
+                                    200)["ms"]
+    return mine, theirs, compiled_ms
 
 
 def main():
@@ -335,6 +354,9 @@ def main():
     parser.add_argument("--profile", action="store_true",
                         help="per-kernel GPU time of one call of each entry "
                              "at the first bench size (torch.profiler)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the Pairformer block under "
+                             "torch.compile")
     parser.add_argument("--only", default=None,
                         help="check and time only entries of this name")
     args = parser.parse_args()
@@ -371,9 +393,11 @@ def main():
                 for n in ([256, 384] if entry == "pairformer_block" else [384]):
                     draw = Draw(seed + n, device, dtype)
                     try:
-                        mine, theirs = time_pair(function, entry, n, draw,
-                                                 args.profile)
-                        timings.append((entry, str(dtype), n, mine, theirs))
+                        mine, theirs, comp = time_pair(
+                            function, entry, n, draw, args.profile,
+                            args.compile)
+                        timings.append((entry, str(dtype), n, mine, theirs,
+                                        comp))
                     except Exception as e:  # noqa: BLE001
                         print(f"bench {entry} N={n}: {type(e).__name__}: "
                               f"{str(e)[:200]}")
@@ -383,10 +407,12 @@ def main():
         print("\nms, median of CUDA-event-timed calls (L2 flushed), same "
               "inputs; eager = PyTorch eager in the same precision")
         print(f"{'entry':32} {'dtype':15} {'N':>4} {'ours':>9} {'eager':>9} "
-              f"{'eager/ours':>10}")
-        for entry, dtype, n, mine, theirs in timings:
+              f"{'compile':>9} {'eager/ours':>10} {'compile/ours':>12}")
+        for entry, dtype, n, mine, theirs, comp in timings:
+            c = f"{comp:9.3f}" if comp else f"{'-':>9}"
+            cr = f"{comp / mine:12.2f}" if comp else f"{'-':>12}"
             print(f"{entry:32} {dtype:15} {n:4d} {mine:9.3f} {theirs:9.3f} "
-                  f"{theirs / mine:10.2f}")
+                  f"{c} {theirs / mine:10.2f} {cr}")
     return 1 if failed else 0
 
 

@@ -95,3 +95,47 @@ func.func @fill_and_broadcast(%v: f32, %b: memref<1x?xf32>, %o: memref<8x?xf32>)
   }
   return
 }
+
+// -----
+
+// A row maximum along the contiguous dim: 32 lanes per row (8 rows per
+// 256-thread block), each lane folding every 32nd element from the
+// combiner's neutral value, then xor shuffles, then lane 0 folds in the
+// initial value and stores.
+// CHECK-LABEL: func.func @row_max(
+//       CHECK:   %[[ROWS:.*]] = memref.dim %{{.*}}, %c0
+//       CHECK:   %[[SUM:.*]] = arith.addi %{{.*}}, %c7
+//       CHECK:   %[[BLOCKS:.*]] = arith.divui %[[SUM]], %c8
+//       CHECK:   gpu.launch_func @mf_kernels::@row_max_generic_0
+//       CHECK: gpu.func @row_max_generic_0(%[[X:.*]]: memref<?x?xf32>, %[[Y:.*]]: memref<?xf32>) kernel
+//       CHECK:   %[[LANE:.*]] = arith.remui %{{.*}}, %c32
+//       CHECK:   %[[GROUP:.*]] = arith.divui %{{.*}}, %c32
+//       CHECK:   scf.if
+//       CHECK:     %[[NEUTRAL:.*]] = arith.constant 0xFF800000 : f32
+//       CHECK:     %[[PART:.*]] = scf.for %[[K:.*]] = %[[LANE]] to %{{.*}} step %c32{{.*}} iter_args(%[[ACC:.*]] = %[[NEUTRAL]]) -> (f32) {
+//       CHECK:       %[[V:.*]] = memref.load %[[X]][%{{.*}}, %{{.*}}]
+//       CHECK:       %[[M:.*]] = arith.maximumf %[[ACC]], %[[V]] : f32
+//       CHECK:       scf.yield %[[M]]
+//       CHECK:     gpu.shuffle  xor %[[PART]], %c16_i32, %c32_i32 : f32
+//       CHECK:     gpu.shuffle  xor %{{.*}}, %c8_i32, %c32_i32 : f32
+//       CHECK:     gpu.shuffle  xor %{{.*}}, %c4_i32, %c32_i32 : f32
+//       CHECK:     gpu.shuffle  xor %{{.*}}, %c2_i32, %c32_i32 : f32
+//       CHECK:     %[[S1:.*]], %{{.*}} = gpu.shuffle  xor %{{.*}}, %c1_i32, %c32_i32 : f32
+//       CHECK:     %[[ALL:.*]] = arith.maximumf %{{.*}}, %[[S1]] : f32
+//       CHECK:     %[[FIRST:.*]] = arith.cmpi eq, %[[LANE]], %c0
+//       CHECK:     scf.if %[[FIRST]] {
+//       CHECK:       %[[INIT:.*]] = memref.load %[[Y]]
+//       CHECK:       %[[R:.*]] = arith.maximumf %[[INIT]], %[[ALL]] : f32
+//       CHECK:       memref.store %[[R]], %[[Y]]
+#rk = affine_map<(r, k) -> (r, k)>
+#r2 = affine_map<(r, k) -> (r)>
+func.func @row_max(%x: memref<?x?xf32>, %y: memref<?xf32>) {
+  linalg.generic {indexing_maps = [#rk, #r2],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<?x?xf32>) outs(%y : memref<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.maximumf %acc, %a : f32
+    linalg.yield %m : f32
+  }
+  return
+}
