@@ -24,6 +24,9 @@
 // (the cache's seq_mask, zero-copy on the CPU), pair_mask [1, N, N]; every
 // other input is a weight of static shape; the outputs are the new s
 // (rank 3) and z (rank 4). --c-s / --c-z must match the artifact's widths.
+// s, z and the outputs are f32, or all bf16 (examples/pairformer_block_bf16
+// .mlir: the embedding, computed in f32 on the host, is rounded to bf16 on
+// the way in, and the outputs widened for the finite check).
 //
 // Weights: random with --seed (N(0, 1/fan_in) for matrices, ones for
 // *gamma, zeros for *beta and other vectors), or read by name from a plain
@@ -100,6 +103,13 @@ uint16_t toBF16(float value) {
     return static_cast<uint16_t>((bits >> 16) | 0x40);
   bits += 0x7fff + ((bits >> 16) & 1);
   return static_cast<uint16_t>(bits >> 16);
+}
+
+float fromBF16(uint16_t value) {
+  uint32_t bits = static_cast<uint32_t>(value) << 16;
+  float out;
+  std::memcpy(&out, &bits, 4);
+  return out;
 }
 
 /// Resets the kernel's peak-RSS counter (VmHWM); false if it cannot.
@@ -503,6 +513,16 @@ int main(int argc, char **argv) {
   }
   std::vector<Arg> args;
   int found[7] = {};
+  // The activations' element type: that of s; z and the outputs must agree.
+  mf_dtype_t actDtype = MF_DTYPE_F32;
+  for (size_t a = 0; a < function->argCount(); ++a) {
+    auto info = function->argInfo(a);
+    if (info.ok() && !info->is_output && info->name &&
+        (std::string(info->name) == "s" ||
+         std::string(info->name) == "single") &&
+        info->dtype == MF_DTYPE_BF16)
+      actDtype = MF_DTYPE_BF16;
+  }
   auto bindError = [&](const std::string &message) {
     error(blockPath + ": entry '" + entryName + "': " + message);
     return 1;
@@ -572,16 +592,16 @@ int main(int argc, char **argv) {
     std::string problem;
     switch (arg.role) {
     case Role::Single:
-      problem = expect({1, -1, cS}, MF_DTYPE_F32, "the single representation");
+      problem = expect({1, -1, cS}, actDtype, "the single representation");
       break;
     case Role::SingleOut:
-      problem = expect({1, -1, cS}, MF_DTYPE_F32, "the single output");
+      problem = expect({1, -1, cS}, actDtype, "the single output");
       break;
     case Role::Pair:
-      problem = expect({1, -1, -1, cZ}, MF_DTYPE_F32, "the pair representation");
+      problem = expect({1, -1, -1, cZ}, actDtype, "the pair representation");
       break;
     case Role::PairOut:
-      problem = expect({1, -1, -1, cZ}, MF_DTYPE_F32, "the pair output");
+      problem = expect({1, -1, -1, cZ}, actDtype, "the pair output");
       break;
     case Role::TokenMask:
       problem = expect({1, -1}, MF_DTYPE_I1, "the token mask");
@@ -723,10 +743,11 @@ int main(int argc, char **argv) {
   double setupMs = msSince(setupStart);
 
   std::printf("mf-af3: block %s (target %s, entry %s), %lld blocks, c_s %lld, "
-              "c_z %lld, device %s\n",
+              "c_z %lld, device %s, activations %s\n",
               blockPath.c_str(), target.c_str(), entryName.c_str(),
               static_cast<long long>(numBlocks), static_cast<long long>(cS),
-              static_cast<long long>(cZ), deviceNames[device]);
+              static_cast<long long>(cZ), deviceNames[device],
+              mf_dtype_name(actDtype));
   if (weightsFile)
     std::printf("mf-af3: weights from %s (%.1f MiB on the device)\n",
                 weightsPath.c_str(), weightBytes / 1048576.0);
@@ -779,7 +800,31 @@ int main(int argc, char **argv) {
     // Activations: ping-pong buffers for s and z, and the masks.
     Buffer single[2], pair[2], tokenMask, pairMask;
     Status status;
-    size_t singleBytes = n * cS * 4, pairBytes = n * n * cZ * 4;
+    const bool bf16Acts = actDtype == MF_DTYPE_BF16;
+    const size_t actSize = bf16Acts ? 2 : 4;
+    size_t singleBytes = n * cS * actSize, pairBytes = n * n * cZ * actSize;
+    // Host f32 <-> the buffer's element type.
+    std::vector<uint16_t> staging;
+    auto uploadF32 = [&](Buffer &buffer, const float *values) {
+      if (!bf16Acts)
+        return buffer.upload(values);
+      staging.resize(buffer.size() / 2);
+      for (size_t i = 0; i < staging.size(); ++i)
+        staging[i] = toBF16(values[i]);
+      return buffer.upload(staging.data());
+    };
+    auto downloadF32 = [&](Buffer &buffer, float *values) {
+      if (!bf16Acts)
+        return buffer.download(values);
+      staging.resize(buffer.size() / 2);
+      Status st = buffer.download(staging.data());
+      for (size_t i = 0; st.ok() && i < staging.size(); ++i)
+        values[i] = fromBF16(staging[i]);
+      return st;
+    };
+    // The activations live in host vectors unless they can be the CPU
+    // buffers themselves (f32 on the CPU).
+    const bool hostCopies = device != MF_DEVICE_CPU || bf16Acts;
     for (int i = 0; i < 2 && status.ok(); ++i) {
       status = single[i].allocate(runtime->get(), device, singleBytes);
       if (status.ok())
@@ -812,20 +857,20 @@ int main(int argc, char **argv) {
     std::vector<float> singleHost, pairHost;
     float *singlePtr = static_cast<float *>(single[0].data());
     float *pairPtr = static_cast<float *>(pair[0].data());
-    if (device != MF_DEVICE_CPU || triMul) {
+    if (hostCopies || triMul) {
       // --tri-mul works on a host copy of z.
       pairHost.resize(n * n * cZ);
-      if (device != MF_DEVICE_CPU) {
+      if (hostCopies) {
         singleHost.resize(n * cS);
         singlePtr = singleHost.data();
         pairPtr = pairHost.data();
       }
     }
     embed(features, embedding, singlePtr, pairPtr);
-    if (device != MF_DEVICE_CPU) {
-      status = single[0].upload(singleHost.data());
+    if (hostCopies) {
+      status = uploadF32(single[0], singleHost.data());
       if (status.ok())
-        status = pair[0].upload(pairHost.data());
+        status = uploadF32(pair[0], pairHost.data());
     }
     double embedMs = msSince(embedStart);
     if (!status.ok()) {
@@ -841,8 +886,8 @@ int main(int argc, char **argv) {
       if (triMul) {
         auto start = std::chrono::steady_clock::now();
         float *z = static_cast<float *>(pair[cur].data());
-        if (device != MF_DEVICE_CPU) {
-          status = pair[cur].download(pairHost.data());
+        if (hostCopies) {
+          status = downloadF32(pair[cur], pairHost.data());
           z = pairHost.data();
         }
         if (!status.ok())
@@ -851,8 +896,8 @@ int main(int argc, char **argv) {
                                /*outgoing=*/true);
         triangleMultiplication(z, pairMaskHost.data(), n, cZ, triMulIn[b],
                                /*outgoing=*/false);
-        if (device != MF_DEVICE_CPU)
-          status = pair[cur].upload(pairHost.data());
+        if (hostCopies)
+          status = uploadF32(pair[cur], pairHost.data());
         if (!status.ok())
           break;
         triMulMs.push_back(msSince(start));
@@ -910,9 +955,9 @@ int main(int argc, char **argv) {
 
     // The final s and z: finite?
     std::vector<float> finalSingle(n * cS), finalPair(n * n * cZ);
-    status = single[cur].download(finalSingle.data());
+    status = downloadF32(single[cur], finalSingle.data());
     if (status.ok())
-      status = pair[cur].download(finalPair.data());
+      status = downloadF32(pair[cur], finalPair.data());
     if (!status.ok()) {
       fail(name + ": reading the outputs: " + status.toString());
       continue;
