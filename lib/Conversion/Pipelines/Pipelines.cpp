@@ -75,7 +75,13 @@ void mf::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options,
   loopPm.addPass(createCPULinalgToLoopsPass());
   if (options.approximateMath)
     pm.addPass(createApproximateMathPass());
-  // bf16 <-> f32 as integer ops: no __truncsfbf2 from a compiler runtime.
+  // Arithmetic on bf16 (a residual add of bf16 tensors) in f32 between an
+  // extf and a truncf; then bf16 <-> f32 as integer ops: no __truncsfbf2
+  // from a compiler runtime.
+  arith::ArithEmulateUnsupportedFloatsOptions emulate;
+  emulate.sourceTypeStrs = {"bf16"};
+  emulate.targetTypeStr = "f32";
+  pm.addPass(arith::createArithEmulateUnsupportedFloats(emulate));
   pm.addPass(arith::createArithExpandOpsPass(
       arith::ArithExpandOpsPassOptions{/*includeBf16=*/true}));
   if (options.parallel)
