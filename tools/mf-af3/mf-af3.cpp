@@ -57,10 +57,10 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <malloc.h>
 #include <map>
 #include <memory>
 #include <string>
-#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <vector>
@@ -166,14 +166,13 @@ public:
   Buffer &operator=(const Buffer &) = delete;
   ~Buffer() { reset(); }
 
-  Status allocate(mf_runtime_t *runtime, mf_device_kind_t device,
-                  size_t size) {
+  Status allocate(mf_runtime_t *runtime, mf_device_kind_t device, size_t size) {
     reset();
     runtime_ = runtime;
     device_ = device;
     size_ = size;
-    return Status(mf_device_alloc(runtime, device, std::max<size_t>(size, 64),
-                                  &data_));
+    return Status(
+        mf_device_alloc(runtime, device, std::max<size_t>(size, 64), &data_));
   }
   /// Copies `size()` bytes from host memory.
   Status upload(const void *host) {
@@ -210,8 +209,15 @@ private:
 };
 
 /// What each argument of the block is.
-enum class Role { Single, Pair, TokenMask, PairMask, Weight, SingleOut,
-                  PairOut };
+enum class Role {
+  Single,
+  Pair,
+  TokenMask,
+  PairMask,
+  Weight,
+  SingleOut,
+  PairOut
+};
 
 struct Arg {
   std::string name;
@@ -265,10 +271,10 @@ public:
     uint64_t offset = 0;
     for (const auto &[name, shape, values] : saved_) {
       uint64_t size = values.size() * 4;
-      header += ",\"" + name + "\":{\"dtype\":\"F32\",\"shape\":" +
-                shapeString(shape) + ",\"data_offsets\":[" +
-                std::to_string(offset) + "," + std::to_string(offset + size) +
-                "]}";
+      header += ",\"" + name +
+                "\":{\"dtype\":\"F32\",\"shape\":" + shapeString(shape) +
+                ",\"data_offsets\":[" + std::to_string(offset) + "," +
+                std::to_string(offset + size) + "]}";
       offset += size;
     }
     header += "}";
@@ -304,8 +310,7 @@ private:
   const SafetensorsFile *file_;
   uint64_t state_;
   bool saving_ = false;
-  std::vector<std::tuple<std::string, std::vector<int64_t>,
-                         std::vector<float>>>
+  std::vector<std::tuple<std::string, std::vector<int64_t>, std::vector<float>>>
       saved_;
 };
 
@@ -318,10 +323,9 @@ public:
       return;
     const int width = 30;
     int filled = static_cast<int>(width * done / total_);
-    std::fprintf(stderr, "\r\033[K[%s%s] %zu/%zu %s",
-                 std::string(filled, '#').c_str(),
-                 std::string(width - filled, '.').c_str(), done, total_,
-                 what.c_str());
+    std::fprintf(
+        stderr, "\r\033[K[%s%s] %zu/%zu %s", std::string(filled, '#').c_str(),
+        std::string(width - filled, '.').c_str(), done, total_, what.c_str());
     std::fflush(stderr);
   }
   void clear() {
@@ -493,15 +497,15 @@ int main(int argc, char **argv) {
       if (info.ok() && info->name && !info->is_output)
         names[info->name] = 1;
     }
-    const char *missing = !names.count("s") && !names.count("single")
-                              ? "s (the single representation [1, N, c_s])"
-                          : !names.count("z") && !names.count("pair")
-                              ? "z (the pair representation [1, N, N, c_z])"
-                          : !names.count("token_mask") &&
-                                  !names.count("single_mask")
-                              ? "token_mask [1, N]"
-                          : !names.count("pair_mask") ? "pair_mask [1, N, N]"
-                                                      : nullptr;
+    const char *missing =
+        !names.count("s") && !names.count("single")
+            ? "s (the single representation [1, N, c_s])"
+        : !names.count("z") && !names.count("pair")
+            ? "z (the pair representation [1, N, N, c_z])"
+        : !names.count("token_mask") && !names.count("single_mask")
+            ? "token_mask [1, N]"
+        : !names.count("pair_mask") ? "pair_mask [1, N, N]"
+                                    : nullptr;
     if (missing) {
       error(blockPath + ": entry '" + entryName + "' has no argument " +
             missing +
@@ -536,7 +540,7 @@ int main(int argc, char **argv) {
     arg.name = info->name ? info->name : "";
     const std::string &n = arg.name;
     if (info->is_output)
-      arg.role = info->rank == 3 ? Role::SingleOut
+      arg.role = info->rank == 3   ? Role::SingleOut
                  : info->rank == 4 ? Role::PairOut
                                    : Role::Weight;
     else if (n == "s" || n == "single")
@@ -571,20 +575,20 @@ int main(int argc, char **argv) {
         if (dims[d] == -1)
           continue;
         if (info->dims[d] != dims[d]) {
-          std::string width = d == 0 ? "the batch dim (1)"
-                              : std::string(what).find("single") !=
-                                      std::string::npos
-                                  ? "c_s"
-                                  : "c_z";
+          std::string width =
+              d == 0 ? "the batch dim (1)"
+              : std::string(what).find("single") != std::string::npos ? "c_s"
+                                                                      : "c_z";
           return "argument '" + n + "' (" + what + ") has dim " +
                  std::to_string(d) + " = " +
                  (info->dims[d] < 0 ? std::string("? (dynamic)")
                                     : std::to_string(info->dims[d])) +
                  " but " + width + " is " + std::to_string(dims[d]) +
-                 (d == 0 ? "" : std::string("; pass --") +
-                                    (width == "c_s" ? "c-s " : "c-z ") +
-                                    std::to_string(info->dims[d]) +
-                                    " or compile the block at that width");
+                 (d == 0 ? ""
+                         : std::string("; pass --") +
+                               (width == "c_s" ? "c-s " : "c-z ") +
+                               std::to_string(info->dims[d]) +
+                               " or compile the block at that width");
         }
       }
       return "";
@@ -643,7 +647,8 @@ int main(int argc, char **argv) {
       return bindError(
           std::string(found[r] ? "more than one argument for " : "no ") +
           roleNames[r] +
-          "; mf-af3 runs a Pairformer block like examples/pairformer_block.mlir "
+          "; mf-af3 runs a Pairformer block like "
+          "examples/pairformer_block.mlir "
           "(s, z, token_mask, pair_mask, weights...) -> (s, z)");
   }
 
@@ -754,8 +759,8 @@ int main(int argc, char **argv) {
   else
     std::printf("mf-af3: weights random N(0, 1/fan_in), seed %llu (%.1f MiB "
                 "on the device, made in %.0f ms)\n",
-                static_cast<unsigned long long>(seed),
-                weightBytes / 1048576.0, setupMs);
+                static_cast<unsigned long long>(seed), weightBytes / 1048576.0,
+                setupMs);
   if (!saveWeightsPath.empty())
     std::printf("mf-af3: wrote the weights to %s\n", saveWeightsPath.c_str());
   if (triMul)
@@ -987,12 +992,11 @@ int main(int argc, char **argv) {
     for (double ms : blockMs)
       total += ms;
     size_t mid = sorted.size() / 2;
-    double median = sorted.size() % 2 ? sorted[mid]
-                                      : (sorted[mid - 1] + sorted[mid]) / 2;
+    double median =
+        sorted.size() % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     std::printf("  blocks: median %.3f ms, min %.3f ms, total %.3f ms over "
                 "%zu blocks\n",
-                median, sorted.front(), total,
-                blockMs.size());
+                median, sorted.front(), total, blockMs.size());
     if (device == MF_DEVICE_CPU)
       std::printf("  peak memory: %.1f MiB (%s; %.1f MiB resident at the "
                   "start)\n",

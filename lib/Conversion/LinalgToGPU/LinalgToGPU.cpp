@@ -105,7 +105,8 @@ Operation *cooperativeCombiner(linalg::LinalgOp op) {
     if (map.getNumResults() == 0)
       continue;
     auto last = dyn_cast<AffineDimExpr>(map.getResults().back());
-    if (!last || iterators[last.getPosition()] != utils::IteratorType::reduction)
+    if (!last ||
+        iterators[last.getPosition()] != utils::IteratorType::reduction)
       return nullptr;
   }
   return combiners[0];
@@ -222,8 +223,8 @@ void buildKernelBody(OpBuilder &b, Location loc, linalg::LinalgOp op,
     Value count = cst(1);
     for (unsigned dim : reductionDims)
       count = arith::MulIOp::create(b, loc, count, size(dim));
-    Value neutral = arith::ConstantOp::create(
-        b, loc, *arith::getNeutralElement(combiner));
+    Value neutral =
+        arith::ConstantOp::create(b, loc, *arith::getNeutralElement(combiner));
     auto loop = scf::ForOp::create(
         b, loc, lane, count, cst(kGroupLanes), ValueRange{neutral},
         [&](OpBuilder &nb, Location, Value r, ValueRange acc) {

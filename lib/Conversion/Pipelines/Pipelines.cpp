@@ -145,9 +145,13 @@ bool buildGPUFront(OpPassManager &pm, bool fuse, StringRef target,
     OpPassManager &funcPm = pm.nest<func::FuncOp>();
     funcPm.addPass(mf::createConvertEvoToLinalgPass());
     funcPm.addPass(createConvertElementwiseToLinalgPass());
-    // Fewer generic kernels and intermediate buffers.
-    funcPm.addPass(createLinalgElementwiseOpFusionPass());
   }
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // Fewer generic kernels and intermediate buffers. After CSE: with the
+  // duplicate tensor.dim / tensor.empty of the lowering still there, a bf16
+  // layernorm's f32 result and its truncation stayed two kernels.
+  pm.nest<func::FuncOp>().addPass(createLinalgElementwiseOpFusionPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // Buffers, the returned ones written in place; then the generic kernels
