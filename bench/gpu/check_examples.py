@@ -21,6 +21,9 @@ N = 256 and 384) beside PyTorch eager on the same inputs, and with
 --compile the block beside torch.compile of the same eager code: CUDA
 events, warm-up, median, L2 flushed before each call (bench.py's time_ms).
 --profile prints the per-kernel GPU time of one call (torch.profiler).
+--as-bf16 checks artifacts compiled with --gpu-f32-as-bf16 (f32 in and out,
+bf16 tensor cores inside) at the bf16 tolerances; --peer-precision medium
+lets the peers' f32 matmuls use bf16 too.
 """
 
 import argparse
@@ -43,8 +46,11 @@ F32, BF16 = torch.float32, torch.bfloat16
 GUARD = check.GUARD
 
 
+AS_BF16 = False  # --as-bf16: f32 artifacts from mf-compile --gpu-f32-as-bf16
+
+
 def tolerance(dtype, entry):
-    if dtype == F32:
+    if dtype == F32 and not AS_BF16:
         return 1e-5, 1e-5, 1e-4
     if entry == "pairformer_block":
         return 1e-2, 5e-2, 5e-2
@@ -357,13 +363,28 @@ def main():
     parser.add_argument("--compile", action="store_true",
                         help="also time the Pairformer block under "
                              "torch.compile")
+    parser.add_argument("--as-bf16", action="store_true",
+                        help="the artifacts were compiled with "
+                             "--gpu-f32-as-bf16: hold f32 outputs to the bf16 "
+                             "tolerances")
+    parser.add_argument("--peer-precision", default=None,
+                        choices=["highest", "high", "medium"],
+                        help="torch.set_float32_matmul_precision for the "
+                             "peers (medium: bf16 matmuls, like "
+                             "--gpu-f32-as-bf16)")
     parser.add_argument("--only", default=None,
                         help="check and time only entries of this name")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else int(time.time()) % 100000
+    global AS_BF16
+    AS_BF16 = args.as_bf16
+    if args.peer_precision:
+        torch.set_float32_matmul_precision(args.peer_precision)
     device = torch.device("cuda")
     print(f"check_examples.py: seed={seed}, torch {torch.__version__}, "
-          f"{torch.cuda.get_device_name(device)}")
+          f"{torch.cuda.get_device_name(device)}, f32 matmul precision of the "
+          f"peers: {torch.get_float32_matmul_precision()}"
+          + (", f32 outputs held to bf16 tolerances" if AS_BF16 else ""))
     passed = failed = 0
     timings = []
     for path in args.artifacts:

@@ -107,6 +107,14 @@ static cl::opt<std::string> tuningTable(
              "(default: the built-in table)"),
     cl::init(""));
 
+static cl::opt<bool> f32AsBf16(
+    "gpu-f32-as-bf16",
+    cl::desc("cuda, rocm: run f32 attention, linear and transition on the "
+             "bf16 tensor-core kernels (operands rounded to bf16, f32 "
+             "accumulation; errors ~1e-2 instead of ~1e-6). Default: exact "
+             "f32 on the generic kernels"),
+    cl::init(false));
+
 /// Prints the resources of every AMDGPU kernel, read from the code object
 /// metadata (amdhsa.kernels) of the module's assembly, and the occupancy
 /// they allow on CDNA: waves per SIMD, limited by the 512 unified VGPR/AGPR
@@ -316,6 +324,8 @@ int main(int argc, char **argv) {
     return fail("unknown target '" + target + "' (expected cpu, cuda or rocm)");
   const bool cuda = target == "cuda", rocm = target == "rocm";
   const bool gpu = cuda || rocm;
+  if (f32AsBf16 && !gpu)
+    return fail("--gpu-f32-as-bf16 needs --target=cuda or --target=rocm");
   std::string deviceChip =
       !chip.empty() ? std::string(chip) : (rocm ? "gfx942" : "sm_90a");
   if (cuda && !llvm::StringRef(deviceChip).starts_with("sm_"))
@@ -430,6 +440,7 @@ int main(int argc, char **argv) {
     nvvm.chip = deviceChip;
     nvvm.fuse = !noFusion;
     nvvm.tuningTable = tuningTable;
+    nvvm.f32AsBf16 = f32AsBf16;
     mf::NVVMStage stage = mf::NVVMStage::LLVM;
     if (emit == "evo")
       stage = mf::NVVMStage::Evo;
@@ -443,6 +454,7 @@ int main(int argc, char **argv) {
     rocdl.chip = deviceChip;
     rocdl.fuse = !noFusion;
     rocdl.tuningTable = tuningTable;
+    rocdl.f32AsBf16 = f32AsBf16;
     rocdl.abi = codeObject == 5 ? "500" : "600";
     if (emit == "isa" || printResourceUsage)
       rocdl.format = "isa";

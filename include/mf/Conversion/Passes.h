@@ -98,6 +98,13 @@ struct NVVMPipelineOptions
       *this, "tuning-table",
       llvm::cl::desc("JSON tile-size table (default: the built-in one)"),
       llvm::cl::init("")};
+  Option<bool> f32AsBf16{
+      *this, "f32-as-bf16",
+      llvm::cl::desc("Run f32 evo ops on the bf16 tensor-core kernels "
+                     "(operands rounded to bf16, f32 accumulation; like "
+                     "PyTorch's float32 matmul precision 'medium') instead "
+                     "of the exact f32 generic path"),
+      llvm::cl::init(false)};
   Option<std::string> toolkit{
       *this, "toolkit",
       llvm::cl::desc("CUDA toolkit for ptxas/fatbinary/libdevice (default: "
@@ -137,6 +144,13 @@ struct ROCDLPipelineOptions
       *this, "tuning-table",
       llvm::cl::desc("JSON tile-size table (default: the built-in one)"),
       llvm::cl::init("")};
+  Option<bool> f32AsBf16{
+      *this, "f32-as-bf16",
+      llvm::cl::desc("Run f32 evo ops on the bf16 tensor-core kernels "
+                     "(operands rounded to bf16, f32 accumulation; like "
+                     "PyTorch's float32 matmul precision 'medium') instead "
+                     "of the exact f32 generic path"),
+      llvm::cl::init(false)};
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("Device code format: bin (HSACO), isa (assembly with "

@@ -94,6 +94,10 @@ def ConvertEvoToGPUPass : Pass<"convert-evo-to-gpu", "::mlir::ModuleOp"> {
     Option<"target", "target", "std::string", /*default=*/"\"cuda\"",
            "cuda (mma.sync kernels) or rocm (MFMA kernels for gfx90a/gfx942, "
            "WMMA kernels for gfx1100)">,
+    Option<"f32AsBf16", "f32-as-bf16", "bool", /*default=*/"false",
+           "Give f32 evo ops the bf16 tensor-core kernels: float operands "
+           "rounded to bf16 (arith.truncf), results widened back to f32; "
+           "accumulation and softmax stay f32">,
     Option<"generic", "generic", "bool", /*default=*/"true",
            "Leave evo ops without a tensor-core kernel, and other tensor "
            "ops, to the generic linalg path instead of failing">,

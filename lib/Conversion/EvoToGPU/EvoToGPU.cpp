@@ -122,6 +122,10 @@ struct ConvertEvoToGPUPass
     mb.setInsertionPointToEnd(module.getBody());
     kernels = gpu::GPUModuleOp::create(mb, module.getLoc(), "mf_kernels");
 
+    if (f32AsBf16)
+      for (Operation *&op : ops)
+        if (Operation *narrowed = narrowToBf16(op))
+          op = narrowed;
     for (Operation *op : ops) {
       LogicalResult converted =
           llvm::TypeSwitch<Operation *, LogicalResult>(op)
@@ -157,6 +161,76 @@ struct ConvertEvoToGPUPass
   }
 
 private:
+  /// With f32-as-bf16: an f32 evo op that a tensor-core kernel runs in
+  /// bf16 becomes that bf16 op between arith.truncf of its float operands
+  /// and arith.extf of its results (the logsumexp stays f32); the casts go
+  /// to the generic path, fused with their neighbours. Returns the new op,
+  /// or null when `op` stays as it is.
+  Operation *narrowToBf16(Operation *op) {
+    Type f32 = Float32Type::get(op->getContext());
+    Type bf16 = BFloat16Type::get(op->getContext());
+    auto elementOf = [](Value v) { return getElementTypeOrSelf(v.getType()); };
+    std::string why;
+    bool runs = llvm::TypeSwitch<Operation *, bool>(op)
+                    .Case([&](mf::evo::PairBiasAttentionOp a) {
+                      return elementOf(a.getQ()) == f32 &&
+                             attentionKernelSupports(
+                                 bf16, a.getQ().getType().getDimSize(4), why);
+                    })
+                    .Case<mf::evo::LayerNormLinearOp, mf::evo::LinearOp>(
+                        [&](Operation *l) {
+                          Value x = l->getOperand(0);
+                          return elementOf(x) == f32 &&
+                                 gemmKernelSupports(
+                                     bf16,
+                                     cast<RankedTensorType>(x.getType())
+                                         .getShape()
+                                         .back(),
+                                     why);
+                        })
+                    .Case([&](mf::evo::TransitionOp t) {
+                      std::optional<GemmTiles> tiles = table->transition(chip);
+                      int64_t f = t.getWDown().getType().getDimSize(1);
+                      return elementOf(t.getX()) == f32 && tiles &&
+                             f % tiles->blockN == 0 &&
+                             gemmKernelSupports(
+                                 bf16, t.getX().getType().getShape().back(),
+                                 why);
+                    })
+                    .Default([](Operation *) { return false; });
+    if (!runs || !llvm::all_of(op->getOperands(), [&](Value v) {
+          Type e = elementOf(v);
+          return e == f32 || e.isInteger(1);
+        }))
+      return nullptr;
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    SmallVector<Value> operands;
+    for (Value v : op->getOperands()) {
+      auto type = cast<RankedTensorType>(v.getType());
+      operands.push_back(type.getElementType() == f32
+                             ? arith::TruncFOp::create(b, loc,
+                                                       type.clone(bf16), v)
+                             : v);
+    }
+    Operation *narrow = b.clone(*op);
+    narrow->setOperands(operands);
+    b.setInsertionPointAfter(narrow);
+    for (OpResult result : narrow->getResults()) {
+      bool isLse = isa<mf::evo::PairBiasAttentionOp>(op) &&
+                   result.getResultNumber() == 1;
+      Value widened = result;
+      if (!isLse) {
+        auto type = cast<RankedTensorType>(result.getType());
+        result.setType(type.clone(bf16));
+        widened = arith::ExtFOp::create(b, loc, type, result);
+      }
+      op->getResult(result.getResultNumber()).replaceAllUsesWith(widened);
+    }
+    op->erase();
+    return narrow;
+  }
+
   /// `op` cannot take a tensor-core kernel: leave it to the generic path,
   /// or fail when that is off.
   LogicalResult noKernel(Operation *op, const Twine &why) {
