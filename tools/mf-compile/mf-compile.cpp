@@ -115,6 +115,12 @@ static cl::opt<bool> f32AsBf16(
              "f32 on the generic kernels"),
     cl::init(false));
 
+static cl::opt<bool> reportGeneric(
+    "report-generic",
+    cl::desc("cuda, rocm: a remark on every evo op that runs on the generic "
+             "kernels instead of the tensor cores, saying why"),
+    cl::init(false));
+
 /// Prints the resources of every AMDGPU kernel, read from the code object
 /// metadata (amdhsa.kernels) of the module's assembly, and the occupancy
 /// they allow on CDNA: waves per SIMD, limited by the 512 unified VGPR/AGPR
@@ -441,6 +447,7 @@ int main(int argc, char **argv) {
     nvvm.fuse = !noFusion;
     nvvm.tuningTable = tuningTable;
     nvvm.f32AsBf16 = f32AsBf16;
+    nvvm.reportGeneric = reportGeneric;
     mf::NVVMStage stage = mf::NVVMStage::LLVM;
     if (emit == "evo")
       stage = mf::NVVMStage::Evo;
@@ -455,6 +462,7 @@ int main(int argc, char **argv) {
     rocdl.fuse = !noFusion;
     rocdl.tuningTable = tuningTable;
     rocdl.f32AsBf16 = f32AsBf16;
+    rocdl.reportGeneric = reportGeneric;
     rocdl.abi = codeObject == 5 ? "500" : "600";
     if (emit == "isa" || printResourceUsage)
       rocdl.format = "isa";

@@ -98,6 +98,10 @@ struct NVVMPipelineOptions
       *this, "tuning-table",
       llvm::cl::desc("JSON tile-size table (default: the built-in one)"),
       llvm::cl::init("")};
+  Option<bool> reportGeneric{
+      *this, "report-generic",
+      llvm::cl::desc("A remark on every evo op left to the generic kernels"),
+      llvm::cl::init(false)};
   Option<bool> f32AsBf16{
       *this, "f32-as-bf16",
       llvm::cl::desc("Run f32 evo ops on the bf16 tensor-core kernels "
@@ -144,6 +148,10 @@ struct ROCDLPipelineOptions
       *this, "tuning-table",
       llvm::cl::desc("JSON tile-size table (default: the built-in one)"),
       llvm::cl::init("")};
+  Option<bool> reportGeneric{
+      *this, "report-generic",
+      llvm::cl::desc("A remark on every evo op left to the generic kernels"),
+      llvm::cl::init(false)};
   Option<bool> f32AsBf16{
       *this, "f32-as-bf16",
       llvm::cl::desc("Run f32 evo ops on the bf16 tensor-core kernels "

@@ -98,6 +98,8 @@ def ConvertEvoToGPUPass : Pass<"convert-evo-to-gpu", "::mlir::ModuleOp"> {
            "Give f32 evo ops the bf16 tensor-core kernels: float operands "
            "rounded to bf16 (arith.truncf), results widened back to f32; "
            "accumulation and softmax stay f32">,
+    Option<"reportGeneric", "report-generic", "bool", /*default=*/"false",
+           "A remark on every evo op left to the generic path, saying why">,
     Option<"generic", "generic", "bool", /*default=*/"true",
            "Leave evo ops without a tensor-core kernel, and other tensor "
            "ops, to the generic linalg path instead of failing">,

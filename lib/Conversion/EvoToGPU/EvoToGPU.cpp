@@ -171,33 +171,31 @@ private:
     Type bf16 = BFloat16Type::get(op->getContext());
     auto elementOf = [](Value v) { return getElementTypeOrSelf(v.getType()); };
     std::string why;
-    bool runs = llvm::TypeSwitch<Operation *, bool>(op)
-                    .Case([&](mf::evo::PairBiasAttentionOp a) {
-                      return elementOf(a.getQ()) == f32 &&
-                             attentionKernelSupports(
-                                 bf16, a.getQ().getType().getDimSize(4), why);
-                    })
-                    .Case<mf::evo::LayerNormLinearOp, mf::evo::LinearOp>(
-                        [&](Operation *l) {
-                          Value x = l->getOperand(0);
-                          return elementOf(x) == f32 &&
-                                 gemmKernelSupports(
-                                     bf16,
-                                     cast<RankedTensorType>(x.getType())
-                                         .getShape()
-                                         .back(),
-                                     why);
-                        })
-                    .Case([&](mf::evo::TransitionOp t) {
-                      std::optional<GemmTiles> tiles = table->transition(chip);
-                      int64_t f = t.getWDown().getType().getDimSize(1);
-                      return elementOf(t.getX()) == f32 && tiles &&
-                             f % tiles->blockN == 0 &&
-                             gemmKernelSupports(
-                                 bf16, t.getX().getType().getShape().back(),
-                                 why);
-                    })
-                    .Default([](Operation *) { return false; });
+    bool runs =
+        llvm::TypeSwitch<Operation *, bool>(op)
+            .Case([&](mf::evo::PairBiasAttentionOp a) {
+              return elementOf(a.getQ()) == f32 &&
+                     attentionKernelSupports(
+                         bf16, a.getQ().getType().getDimSize(4), why);
+            })
+            .Case<mf::evo::LayerNormLinearOp, mf::evo::LinearOp>([&](Operation
+                                                                         *l) {
+              Value x = l->getOperand(0);
+              return elementOf(x) == f32 &&
+                     gemmKernelSupports(
+                         bf16,
+                         cast<RankedTensorType>(x.getType()).getShape().back(),
+                         why);
+            })
+            .Case([&](mf::evo::TransitionOp t) {
+              std::optional<GemmTiles> tiles = table->transition(chip);
+              int64_t f = t.getWDown().getType().getDimSize(1);
+              return elementOf(t.getX()) == f32 && tiles &&
+                     f % tiles->blockN == 0 &&
+                     gemmKernelSupports(
+                         bf16, t.getX().getType().getShape().back(), why);
+            })
+            .Default([](Operation *) { return false; });
     if (!runs || !llvm::all_of(op->getOperands(), [&](Value v) {
           Type e = elementOf(v);
           return e == f32 || e.isInteger(1);
@@ -208,10 +206,10 @@ private:
     SmallVector<Value> operands;
     for (Value v : op->getOperands()) {
       auto type = cast<RankedTensorType>(v.getType());
-      operands.push_back(type.getElementType() == f32
-                             ? arith::TruncFOp::create(b, loc,
-                                                       type.clone(bf16), v)
-                             : v);
+      operands.push_back(
+          type.getElementType() == f32
+              ? arith::TruncFOp::create(b, loc, type.clone(bf16), v)
+              : v);
     }
     Operation *narrow = b.clone(*op);
     narrow->setOperands(operands);
@@ -234,8 +232,12 @@ private:
   /// `op` cannot take a tensor-core kernel: leave it to the generic path,
   /// or fail when that is off.
   LogicalResult noKernel(Operation *op, const Twine &why) {
-    if (generic)
+    if (generic) {
+      if (reportGeneric)
+        op->emitRemark() << "runs on the generic kernels (no tensor cores): "
+                         << why;
       return success();
+    }
     return op->emitOpError()
            << "cannot run on the " << target << " target: " << why;
   }

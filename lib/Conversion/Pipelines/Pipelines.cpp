@@ -125,7 +125,7 @@ namespace {
 /// kernels and launches, buffers. Returns false when `last` stops here.
 bool buildGPUFront(OpPassManager &pm, bool fuse, StringRef target,
                    StringRef chip, StringRef tuningTable, bool f32AsBf16,
-                   mf::NVVMStage last) {
+                   bool reportGeneric, mf::NVVMStage last) {
   pm.addPass(mf::createMarkEntryPointsPass());
   pm.addPass(createInlinerPass());
   pm.addPass(createSymbolDCEPass());
@@ -141,7 +141,7 @@ bool buildGPUFront(OpPassManager &pm, bool fuse, StringRef target,
   // Tensor-core kernels and their launches; what they do not cover goes to
   // linalg on tensors (the generic path).
   pm.addPass(mf::createConvertEvoToGPUPass(mf::ConvertEvoToGPUPassOptions{
-      chip.str(), tuningTable.str(), target.str(), f32AsBf16,
+      chip.str(), tuningTable.str(), target.str(), f32AsBf16, reportGeneric,
       /*generic=*/true}));
   {
     OpPassManager &funcPm = pm.nest<func::FuncOp>();
@@ -193,7 +193,8 @@ void buildGPUHost(OpPassManager &pm, GpuModuleToBinaryPassOptions binary) {
 void mf::buildNVVMPipeline(OpPassManager &pm,
                            const NVVMPipelineOptions &options, NVVMStage last) {
   if (!buildGPUFront(pm, options.fuse, "cuda", options.chip,
-                     options.tuningTable, options.f32AsBf16, last))
+                     options.tuningTable, options.f32AsBf16,
+                     options.reportGeneric, last))
     return;
   // Device code: NVVM, then a binary per gpu.module.
   GpuNVVMAttachTargetOptions target;
@@ -229,7 +230,8 @@ void mf::buildROCDLPipeline(OpPassManager &pm,
                             const ROCDLPipelineOptions &options,
                             NVVMStage last) {
   if (!buildGPUFront(pm, options.fuse, "rocm", options.chip,
-                     options.tuningTable, options.f32AsBf16, last))
+                     options.tuningTable, options.f32AsBf16,
+                     options.reportGeneric, last))
     return;
   GpuROCDLAttachTargetOptions target;
   target.chip = options.chip;
