@@ -109,6 +109,7 @@ struct ConvertEvoToGPUPass
       return signalPassFailure();
     }
 
+    fuseSharedLayerNorms(module);
     SmallVector<Operation *> ops;
     module.walk([&](Operation *op) {
       if (isa<mf::evo::EvoDialect>(op->getDialect()))
@@ -161,6 +162,50 @@ struct ConvertEvoToGPUPass
   }
 
 private:
+  /// A layernorm whose every use is a linear that a tensor-core kernel
+  /// runs (the triangle updates' q, k, v, gate and bias projections): each
+  /// linear becomes a layernorm_linear, recomputing the normalization in
+  /// its GEMM prologue, where it costs registers, not memory traffic, and
+  /// the normalized tensor is never written. (evo-fuse-layernorm-linear
+  /// fuses only a layernorm with one use: on the CPU the recomputation is
+  /// not free.)
+  void fuseSharedLayerNorms(ModuleOp module) {
+    SmallVector<mf::evo::LayerNormOp> norms;
+    module.walk([&](mf::evo::LayerNormOp norm) { norms.push_back(norm); });
+    for (mf::evo::LayerNormOp norm : norms) {
+      if (norm->use_empty() || norm->hasOneUse())
+        continue; // a single use is evo-fuse-layernorm-linear's
+      auto xType = norm.getX().getType();
+      Type elem = xType.getElementType();
+      if (f32AsBf16 && elem.isF32())
+        elem = BFloat16Type::get(&getContext());
+      std::string why;
+      if (!gemmKernelSupports(elem, xType.getShape().back(), why))
+        continue;
+      Type normElem = norm.getX().getType().getElementType();
+      bool allLinears = llvm::all_of(norm->getUsers(), [&](Operation *user) {
+        auto linear = dyn_cast<mf::evo::LinearOp>(user);
+        return linear && linear.getX() == norm.getResult() &&
+               linear.getWeight().getType().getElementType() == normElem &&
+               (!linear.getBias() ||
+                linear.getBias().getType().getElementType() == normElem);
+      });
+      if (!allLinears)
+        continue;
+      for (Operation *user : llvm::make_early_inc_range(norm->getUsers())) {
+        auto linear = cast<mf::evo::LinearOp>(user);
+        OpBuilder b(linear);
+        auto fused = mf::evo::LayerNormLinearOp::create(
+            b, linear.getLoc(), linear.getType(), norm.getX(), norm.getGamma(),
+            norm.getBeta(), linear.getWeight(), linear.getBias(),
+            norm.getEpsAttr());
+        linear.getResult().replaceAllUsesWith(fused.getResult());
+        linear.erase();
+      }
+      norm.erase();
+    }
+  }
+
   /// With f32-as-bf16: an f32 evo op that a tensor-core kernel runs in
   /// bf16 becomes that bf16 op between arith.truncf of its float operands
   /// and arith.extf of its results (the logsumexp stays f32); the casts go
