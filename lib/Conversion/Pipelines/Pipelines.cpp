@@ -149,7 +149,9 @@ bool buildGPUFront(OpPassManager &pm, bool fuse, StringRef target,
     funcPm.addPass(createConvertElementwiseToLinalgPass());
     // Fewer generic kernels and intermediate buffers. (Run again after CSE
     // it fuses more, e.g. a bf16 layernorm with its truncation, but the
-    // H200 timed the bf16 Pairformer block 17% slower that way.)
+    // H200 timed the bf16 Pairformer block 17% slower that way; with named
+    // ops generalized first, so that transposes fuse too, the f32 block
+    // took 57 ms instead of 31 at N = 256.)
     funcPm.addPass(createLinalgElementwiseOpFusionPass());
   }
   pm.addPass(createCanonicalizerPass());
