@@ -86,29 +86,35 @@ void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options,
                       CPUStage last = CPUStage::LLVM);
 
-/// Options of mf-lower-to-nvvm-pipeline.
-struct NVVMPipelineOptions
-    : public mlir::PassPipelineOptions<NVVMPipelineOptions> {
-  Option<std::string> chip{*this, "chip",
-                           llvm::cl::desc("CUDA chip: sm_80, sm_90a, sm_100a"),
-                           llvm::cl::init("sm_90a")};
-  Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run the evo fusion passes"),
-                    llvm::cl::init(true)};
-  Option<std::string> tuningTable{
+/// The options both GPU pipelines take for their common, target-independent
+/// front (fusion, kernels and launches, the generic path, buffers).
+template <typename Derived>
+struct GPUFrontOptions : public mlir::PassPipelineOptions<Derived> {
+  template <typename T> using Opt = mlir::detail::PassOptions::Option<T>;
+  Opt<bool> fuse{*this, "fuse", llvm::cl::desc("Run the evo fusion passes"),
+                 llvm::cl::init(true)};
+  Opt<std::string> tuningTable{
       *this, "tuning-table",
       llvm::cl::desc("JSON tile-size table (default: the built-in one)"),
       llvm::cl::init("")};
-  Option<bool> reportGeneric{
+  Opt<bool> reportGeneric{
       *this, "report-generic",
       llvm::cl::desc("A remark on every evo op left to the generic kernels"),
       llvm::cl::init(false)};
-  Option<bool> f32AsBf16{
+  Opt<bool> f32AsBf16{
       *this, "f32-as-bf16",
       llvm::cl::desc("Run f32 evo ops on the bf16 tensor-core kernels "
                      "(operands rounded to bf16, f32 accumulation; like "
                      "PyTorch's float32 matmul precision 'medium') instead "
                      "of the exact f32 generic path"),
       llvm::cl::init(false)};
+};
+
+/// Options of mf-lower-to-nvvm-pipeline.
+struct NVVMPipelineOptions : public GPUFrontOptions<NVVMPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("CUDA chip: sm_80, sm_90a, sm_100a"),
+                           llvm::cl::init("sm_90a")};
   Option<std::string> toolkit{
       *this, "toolkit",
       llvm::cl::desc("CUDA toolkit for ptxas/fatbinary/libdevice (default: "
@@ -137,36 +143,17 @@ void buildNVVMPipeline(mlir::OpPassManager &pm,
                        NVVMStage last = NVVMStage::LLVM);
 
 /// Options of mf-lower-to-rocdl-pipeline.
-struct ROCDLPipelineOptions
-    : public mlir::PassPipelineOptions<ROCDLPipelineOptions> {
+struct ROCDLPipelineOptions : public GPUFrontOptions<ROCDLPipelineOptions> {
   Option<std::string> chip{*this, "chip",
-                           llvm::cl::desc("AMD chip: gfx90a, gfx942"),
+                           llvm::cl::desc("AMD chip: gfx90a, gfx942, gfx1100"),
                            llvm::cl::init("gfx942")};
-  Option<bool> fuse{*this, "fuse", llvm::cl::desc("Run the evo fusion passes"),
-                    llvm::cl::init(true)};
-  Option<std::string> tuningTable{
-      *this, "tuning-table",
-      llvm::cl::desc("JSON tile-size table (default: the built-in one)"),
-      llvm::cl::init("")};
-  Option<bool> reportGeneric{
-      *this, "report-generic",
-      llvm::cl::desc("A remark on every evo op left to the generic kernels"),
-      llvm::cl::init(false)};
-  Option<bool> f32AsBf16{
-      *this, "f32-as-bf16",
-      llvm::cl::desc("Run f32 evo ops on the bf16 tensor-core kernels "
-                     "(operands rounded to bf16, f32 accumulation; like "
-                     "PyTorch's float32 matmul precision 'medium') instead "
-                     "of the exact f32 generic path"),
-      llvm::cl::init(false)};
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("Device code format: bin (HSACO), isa (assembly with "
                      "the resource-use comments), offloading"),
       llvm::cl::init("bin")};
   Option<std::string> abi{
-      *this, "abi",
-      llvm::cl::desc("Code object version: 600 (v6) or 500 (v5)"),
+      *this, "abi", llvm::cl::desc("Code object version: 600 (v6) or 500 (v5)"),
       llvm::cl::init("600")};
 };
 

@@ -123,15 +123,15 @@ namespace {
 
 /// The target-independent front of the GPU pipelines: entries, fusion,
 /// kernels and launches, buffers. Returns false when `last` stops here.
-bool buildGPUFront(OpPassManager &pm, bool fuse, StringRef target,
-                   StringRef chip, StringRef tuningTable, bool f32AsBf16,
-                   bool reportGeneric, mf::NVVMStage last) {
+template <typename Options>
+bool buildGPUFront(OpPassManager &pm, const Options &options, StringRef target,
+                   mf::NVVMStage last) {
   pm.addPass(mf::createMarkEntryPointsPass());
   pm.addPass(createInlinerPass());
   pm.addPass(createSymbolDCEPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  if (fuse) {
+  if (options.fuse) {
     OpPassManager &funcPm = pm.nest<func::FuncOp>();
     funcPm.addPass(mf::createEvoFuseTransitionPass());
     funcPm.addPass(mf::createEvoFuseLayerNormLinearPass());
@@ -141,8 +141,8 @@ bool buildGPUFront(OpPassManager &pm, bool fuse, StringRef target,
   // Tensor-core kernels and their launches; what they do not cover goes to
   // linalg on tensors (the generic path).
   pm.addPass(mf::createConvertEvoToGPUPass(mf::ConvertEvoToGPUPassOptions{
-      chip.str(), tuningTable.str(), target.str(), f32AsBf16, reportGeneric,
-      /*generic=*/true}));
+      options.chip, options.tuningTable, target.str(), options.f32AsBf16,
+      options.reportGeneric, /*generic=*/true}));
   {
     OpPassManager &funcPm = pm.nest<func::FuncOp>();
     funcPm.addPass(mf::createConvertEvoToLinalgPass());
@@ -194,9 +194,7 @@ void buildGPUHost(OpPassManager &pm, GpuModuleToBinaryPassOptions binary) {
 
 void mf::buildNVVMPipeline(OpPassManager &pm,
                            const NVVMPipelineOptions &options, NVVMStage last) {
-  if (!buildGPUFront(pm, options.fuse, "cuda", options.chip,
-                     options.tuningTable, options.f32AsBf16,
-                     options.reportGeneric, last))
+  if (!buildGPUFront(pm, options, "cuda", last))
     return;
   // Device code: NVVM, then a binary per gpu.module.
   GpuNVVMAttachTargetOptions target;
@@ -231,9 +229,7 @@ void mf::buildNVVMPipeline(OpPassManager &pm,
 void mf::buildROCDLPipeline(OpPassManager &pm,
                             const ROCDLPipelineOptions &options,
                             NVVMStage last) {
-  if (!buildGPUFront(pm, options.fuse, "rocm", options.chip,
-                     options.tuningTable, options.f32AsBf16,
-                     options.reportGeneric, last))
+  if (!buildGPUFront(pm, options, "rocm", last))
     return;
   GpuROCDLAttachTargetOptions target;
   target.chip = options.chip;
@@ -273,15 +269,17 @@ void mf::registerPipelines() {
   PassPipelineRegistration<NVVMPipelineOptions>(
       "mf-lower-to-nvvm-pipeline",
       "Lower evo modules for NVIDIA GPUs: fusion, tensor-core kernels "
-      "(mma.sync), NVVM, a fatbin per gpu.module, host code calling mgpu*",
+      "(mma.sync), generic kernels for the rest, NVVM, a fatbin per "
+      "gpu.module, host code calling mgpu*",
       [](OpPassManager &pm, const NVVMPipelineOptions &options) {
         buildNVVMPipeline(pm, options);
       });
   PassPipelineRegistration<ROCDLPipelineOptions>(
       "mf-lower-to-rocdl-pipeline",
       "Lower evo modules for AMD GPUs: fusion, MFMA kernels (gfx90a, "
-      "gfx942), ROCDL, an HSACO per gpu.module (device libraries from "
-      "$ROCM_PATH), host code calling mgpu*",
+      "gfx942) or WMMA kernels (gfx1100), generic kernels for the rest, "
+      "ROCDL, an HSACO per gpu.module (device libraries from $ROCM_PATH), "
+      "host code calling mgpu*",
       [](OpPassManager &pm, const ROCDLPipelineOptions &options) {
         buildROCDLPipeline(pm, options);
       });
