@@ -82,6 +82,10 @@ Value expandRows(OpBuilder &b, Location loc, Value y2d, RankedTensorType type,
       SmallVector<ReassociationIndices>{rows, {type.getRank() - 1}}, sizes);
 }
 
+/// The transition kernel accumulates a 16 x C output tile per warp in
+/// registers: 128 f32 registers per lane at C = 256 (C = 384 spills).
+constexpr int64_t kMaxTransitionChannels = 256;
+
 struct ConvertEvoToGPUPass
     : public mf::impl::ConvertEvoToGPUPassBase<ConvertEvoToGPUPass> {
   using Base::Base;
@@ -180,7 +184,7 @@ private:
       if (f32AsBf16 && elem.isF32())
         elem = BFloat16Type::get(&getContext());
       std::string why;
-      if (!gemmKernelSupports(elem, xType.getShape().back(), why))
+      if (!gemmSupported(elem, xType.getShape().back(), why))
         continue;
       Type normElem = norm.getX().getType().getElementType();
       bool allLinears = llvm::all_of(norm->getUsers(), [&](Operation *user) {
@@ -227,7 +231,7 @@ private:
                                                                          *l) {
               Value x = l->getOperand(0);
               return elementOf(x) == f32 &&
-                     gemmKernelSupports(
+                     gemmSupported(
                          bf16,
                          cast<RankedTensorType>(x.getType()).getShape().back(),
                          why);
@@ -237,8 +241,10 @@ private:
               int64_t f = t.getWDown().getType().getDimSize(1);
               return elementOf(t.getX()) == f32 && tiles &&
                      f % tiles->blockN == 0 &&
-                     gemmKernelSupports(
-                         bf16, t.getX().getType().getShape().back(), why);
+                     t.getX().getType().getShape().back() <=
+                         kMaxTransitionChannels &&
+                     gemmSupported(bf16, t.getX().getType().getShape().back(),
+                                   why);
             })
             .Default([](Operation *) { return false; });
     if (!runs || !llvm::all_of(op->getOperands(), [&](Value v) {
@@ -299,6 +305,19 @@ private:
     if (failed(reifyResultShapes(b, op, dims)))
       return {};
     return dims[result];
+  }
+
+  /// gemmKernelSupports for this target: the WMMA kernels hold a whole row
+  /// of x per lane and spill past 256 channels (gfx1100: 1.3 KB of scratch
+  /// at 384).
+  bool gemmSupported(Type elem, int64_t channels, std::string &why) const {
+    if (!gemmKernelSupports(elem, channels, why))
+      return false;
+    if (useWmma() && channels > 256) {
+      why = "the WMMA GEMM kernels take at most 256 input channels";
+      return false;
+    }
+    return true;
   }
 
   /// RDNA3 (wave32, WMMA) rather than CDNA (wave64, MFMA).
@@ -414,7 +433,7 @@ private:
     Type elem = xType.getElementType();
     int64_t c = xType.getShape().back(), nOut = yType.getShape().back();
     std::string why;
-    if (!gemmKernelSupports(elem, c, why))
+    if (!gemmSupported(elem, c, why))
       return noKernel(op, why);
     for (Value v : {gamma, beta, weight, bias})
       if (v && cast<RankedTensorType>(v.getType()).getElementType() != elem)
@@ -425,6 +444,10 @@ private:
       return op->emitOpError()
              << "the tuning table has no layernorm_linear entry for chip "
              << chip;
+    // Over 256 input channels (AF3's c_s = 384) the weight tile staged for
+    // the whole row would pass 48 KiB of shared memory at 64 outputs.
+    if (c > kMaxTransitionChannels)
+      tiles->blockN = std::min<int64_t>(tiles->blockN, 32);
     Location loc = op->getLoc();
     SmallVector<OpFoldResult> ySizes = resultSizes(op, 0);
     OpBuilder b(op);
@@ -467,8 +490,12 @@ private:
     int64_t c = xType.getShape().back();
     int64_t f = op.getWDown().getType().getDimSize(1);
     std::string why;
-    if (!gemmKernelSupports(elem, c, why))
+    if (!gemmSupported(elem, c, why))
       return noKernel(op, why);
+    if (c > kMaxTransitionChannels)
+      return noKernel(op, "the transition kernel keeps a 16 x C accumulator "
+                          "per warp: at most " +
+                              Twine(kMaxTransitionChannels) + " channels");
     std::optional<GemmTiles> tiles = table->transition(chip);
     if (!tiles)
       return op.emitOpError()

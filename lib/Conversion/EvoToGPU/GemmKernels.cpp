@@ -34,9 +34,9 @@ bool mf::gpu_kernels::gemmKernelSupports(Type elemType, int64_t inChannels,
     why = "the tensor-core GEMM kernels take bf16 or f16 operands";
     return false;
   }
-  if (inChannels % 16 != 0 || inChannels > 256) {
+  if (inChannels % 16 != 0 || inChannels > 384) {
     why = "the tensor-core GEMM kernels need input channels that are a "
-          "multiple of 16, at most 256";
+          "multiple of 16, at most 384";
     return false;
   }
   return true;

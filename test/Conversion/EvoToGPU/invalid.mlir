@@ -33,7 +33,7 @@ func.func @swiglu(%x: tensor<?x8xbf16>) -> tensor<?x4xbf16> {
 // -----
 
 func.func @linear_channels(%x: tensor<?x24xbf16>, %w: tensor<8x24xbf16>) -> tensor<?x8xbf16> {
-  // expected-error @+1 {{need input channels that are a multiple of 16, at most 256}}
+  // expected-error @+1 {{need input channels that are a multiple of 16, at most 384}}
   %y = evo.linear %x, %w : (tensor<?x24xbf16>, tensor<8x24xbf16>) -> tensor<?x8xbf16>
   return %y : tensor<?x8xbf16>
 }
